@@ -1,0 +1,40 @@
+# Two commands: `make run` (set up and run the service) and `make test` (set up and run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+CONFIG ?= examples/diplomonitor.toml
+# CPU-only torch, installed before the project so nothing pulls a multi-GB CUDA build.
+# Elsewhere, point TORCH_PIP_ARGS at PyTorch's CPU wheel index (see README).
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/diplomonitor --config $(CONFIG) db upgrade
+	$(VENV)/bin/diplomonitor --config $(CONFIG) accounts sync
+	$(VENV)/bin/diplomonitor --config $(CONFIG) run
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

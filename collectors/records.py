@@ -1,0 +1,97 @@
+"""The collectors' vocabulary: plain, immutable records produced from platform payloads.
+
+Nothing here knows about the database or the schedule; `monitor.store` saves these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Platform = Literal["bluesky", "mastodon"]
+PLATFORMS: tuple[str, ...] = ("bluesky", "mastodon")
+
+AccountStatus = Literal["ok", "not_found", "invalid_handle", "deactivated", "suspended", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """Audience response counts at one moment; None where the server does not report it."""
+
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(v or 0 for v in (self.likes, self.reposts, self.replies, self.quotes))
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A handle resolved to the platform's stable id."""
+
+    platform: str
+    handle: str
+    platform_id: str  # Bluesky DID; Mastodon account id on its home instance
+    instance: str | None = None  # Mastodon home instance host
+    display_name: str | None = None
+    status: AccountStatus = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Follower-side numbers of an account at one moment."""
+
+    platform: str
+    platform_id: str
+    handle: str
+    display_name: str | None
+    followers: int | None
+    following: int | None
+    posts_count: int | None
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post (or repost/boost) by a watched account, normalised across platforms.
+
+    `uri` is the natural key together with `platform`: an AT-URI on Bluesky, the
+    status URI on Mastodon. A repost is the account sharing someone else's post:
+    `is_repost` is set and `repost_of_uri` names the original.
+    """
+
+    platform: str
+    uri: str
+    author_id: str
+    author_handle: str
+    text: str
+    created_at: datetime
+    native_id: str | None = None  # Bluesky CID, Mastodon status id
+    url: str | None = None  # web address a human can open
+    indexed_at: datetime | None = None
+    languages: tuple[str, ...] = ()
+    reply_parent_uri: str | None = None
+    reply_root_uri: str | None = None
+    is_repost: bool = False
+    repost_of_uri: str | None = None
+    repost_of_author: str | None = None
+    quote_of_uri: str | None = None
+    links: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    edited_at: datetime | None = None
+    engagement: Engagement = field(default_factory=Engagement)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_reply(self) -> bool:
+        return self.reply_parent_uri is not None
+
+    @property
+    def is_quote(self) -> bool:
+        return self.quote_of_uri is not None

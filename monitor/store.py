@@ -1,0 +1,365 @@
+"""Writes to the database: idempotent upserts by natural key, one transaction per batch.
+
+Every function takes an open `Connection`; the caller owns the transaction, so a batch of
+posts and the cursor that follows them commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from collectors.records import Engagement, Identity, Post, Profile
+from monitor.config import Account
+from monitor.schema import (
+    account_handles,
+    accounts,
+    collection_state,
+    engagement_snapshots,
+    post_versions,
+    posts,
+    profile_snapshots,
+)
+
+MAX_BACKOFF = timedelta(hours=24)
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_update/do_nothing on both backends."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    reactivated: tuple[str, ...] = ()
+    deactivated: tuple[str, ...] = ()
+
+
+def sync_accounts(conn: Connection, configured: Sequence[Account], now: datetime) -> SyncReport:
+    """Make the accounts table match the config; removed accounts are deactivated, never deleted."""
+    existing = {(r.platform, r.handle): r for r in conn.execute(select(accounts))}
+    added, updated, reactivated = [], [], []
+    for a in configured:
+        values = {
+            "country": a.country,
+            "kind": a.kind,
+            "host_country": a.host_country,
+            "groups": list(a.groups),
+            "display_name": a.name,
+        }
+        row = existing.get(a.key)
+        label = f"{a.platform}:{a.handle}"
+        if row is None:
+            conn.execute(
+                accounts.insert().values(
+                    platform=a.platform,
+                    handle=a.handle,
+                    instance=a.instance,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+            added.append(label)
+            continue
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v and v is not None}
+        if not row.active:
+            reactivated.append(label)
+            changed.update(active=True, deactivated_at=None)
+        elif changed:
+            updated.append(label)
+        if changed:
+            conn.execute(update(accounts).where(accounts.c.id == row.id).values(updated_at=now, **changed))
+    keys = {a.key for a in configured}
+    gone = [r for k, r in existing.items() if k not in keys and r.active]
+    for r in gone:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == r.id)
+            .values(active=False, deactivated_at=now, updated_at=now)
+        )
+    return SyncReport(
+        tuple(added), tuple(updated), tuple(reactivated), tuple(f"{r.platform}:{r.handle}" for r in gone)
+    )
+
+
+def save_identity(conn: Connection, account_id: int, identity: Identity, now: datetime) -> None:
+    """Record what a handle resolved to; a changed handle is kept in the handle history."""
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(
+            platform_id=identity.platform_id,
+            instance=identity.instance,
+            current_handle=identity.handle,
+            status=identity.status,
+            updated_at=now,
+            **({"display_name": identity.display_name} if identity.display_name else {}),
+        )
+    )
+    stmt = insert(conn, account_handles).values(
+        account_id=account_id, handle=identity.handle, first_seen_at=now, last_seen_at=now
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["account_id", "handle"], set_={"last_seen_at": now})
+    )
+
+
+def set_account_status(conn: Connection, account_id: int, status: str, now: datetime) -> None:
+    conn.execute(update(accounts).where(accounts.c.id == account_id).values(status=status, updated_at=now))
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    inserted: int = 0
+    updated: int = 0
+    edited: int = 0
+    snapshots: int = 0
+
+
+_MUTABLE = (
+    "text",
+    "url",
+    "declared_language",
+    "languages",
+    "indexed_at",
+    "links",
+    "hashtags",
+    "mentions",
+    "edited_at",
+    "reply_parent_uri",
+    "reply_root_uri",
+    "quote_of_uri",
+    "is_quote",
+    "raw",
+    "native_id",
+)
+
+
+def post_row(account_id: int, p: Post, now: datetime) -> dict[str, Any]:
+    """The posts-table row for a collected post."""
+    e = p.engagement
+    return {
+        "account_id": account_id,
+        "platform": p.platform,
+        "uri": p.uri,
+        "native_id": p.native_id,
+        "url": p.url,
+        "author_handle": p.author_handle,
+        "text": p.text,
+        "declared_language": p.languages[0] if p.languages else None,
+        "languages": list(p.languages),
+        "created_at": p.created_at,
+        "indexed_at": p.indexed_at,
+        "collected_at": now,
+        "updated_at": now,
+        "is_reply": p.is_reply,
+        "reply_parent_uri": p.reply_parent_uri,
+        "reply_root_uri": p.reply_root_uri,
+        "is_repost": p.is_repost,
+        "repost_of_uri": p.repost_of_uri,
+        "repost_of_author": p.repost_of_author,
+        "is_quote": p.is_quote,
+        "quote_of_uri": p.quote_of_uri,
+        "links": list(p.links),
+        "hashtags": list(p.hashtags),
+        "mentions": list(p.mentions),
+        "edited_at": p.edited_at,
+        "deleted_at": None,
+        "likes": e.likes,
+        "reposts": e.reposts,
+        "replies": e.replies,
+        "quotes": e.quotes,
+        "engagement_at": now,
+        "raw": dict(p.raw),
+    }
+
+
+def save_posts(conn: Connection, account_id: int, batch: Iterable[Post], now: datetime) -> SaveResult:
+    """Upsert posts by (platform, uri); keep edited text as a version; snapshot changed counts."""
+    unique: dict[tuple[str, str], Post] = {}
+    for p in batch:  # a page may repeat a post (Bluesky's pinned post): keep the first
+        unique.setdefault((p.platform, p.uri), p)
+    if not unique:
+        return SaveResult()
+    uris = [uri for _, uri in unique]
+    platform_of = {uri: platform for platform, uri in unique}
+    old = {
+        (r.platform, r.uri): r
+        for r in conn.execute(
+            select(
+                posts.c.id,
+                posts.c.platform,
+                posts.c.uri,
+                posts.c.text,
+                posts.c.likes,
+                posts.c.reposts,
+                posts.c.replies,
+                posts.c.quotes,
+            ).where(posts.c.uri.in_(uris))
+        )
+        if platform_of.get(r.uri) == r.platform
+    }
+    edited = [(old[k], p) for k, p in unique.items() if k in old and old[k].text != p.text]
+    if edited:
+        conn.execute(
+            post_versions.insert(),
+            [{"post_id": r.id, "text": r.text, "valid_until": p.edited_at or now} for r, p in edited],
+        )
+    stmt = insert(conn, posts)
+    excluded = stmt.excluded
+    set_ = {c: excluded[c] for c in _MUTABLE}
+    set_.update(
+        updated_at=excluded.updated_at,
+        deleted_at=None,
+        likes=excluded.likes,
+        reposts=excluded.reposts,
+        replies=excluded.replies,
+        quotes=excluded.quotes,
+        engagement_at=excluded.engagement_at,
+    )
+    edited_ids = [r.id for r, _ in edited]
+    stmt = stmt.on_conflict_do_update(index_elements=["platform", "uri"], set_=set_)
+    result = conn.execute(
+        stmt.returning(posts.c.id, posts.c.platform, posts.c.uri),
+        [post_row(account_id, p, now) for p in unique.values()],
+    )
+    ids = {(r.platform, r.uri): r.id for r in result}
+    if edited_ids:  # an edit needs re-scoring
+        conn.execute(update(posts).where(posts.c.id.in_(edited_ids)).values(scored_with=None))
+    snaps = [
+        snapshot_row(ids[k], p.engagement, now)
+        for k, p in unique.items()
+        if k not in old or _counts(old[k]) != _counts(p.engagement)
+    ]
+    snaps = [s for s in snaps if any(s[c] is not None for c in ("likes", "reposts", "replies", "quotes"))]
+    if snaps:
+        conn.execute(engagement_snapshots.insert(), snaps)
+    return SaveResult(
+        inserted=len(unique) - len(old), updated=len(old), edited=len(edited), snapshots=len(snaps)
+    )
+
+
+def _counts(x: Any) -> tuple[int | None, ...]:
+    return (x.likes, x.reposts, x.replies, x.quotes)
+
+
+def snapshot_row(post_id: int, e: Engagement, now: datetime) -> dict[str, Any]:
+    return {
+        "post_id": post_id,
+        "observed_at": now,
+        "likes": e.likes,
+        "reposts": e.reposts,
+        "replies": e.replies,
+        "quotes": e.quotes,
+    }
+
+
+def save_engagement(conn: Connection, counts: dict[int, Engagement], now: datetime) -> int:
+    """Store refreshed counts by post id; a snapshot row only where a count changed."""
+    if not counts:
+        return 0
+    current = {
+        r.id: r
+        for r in conn.execute(
+            select(posts.c.id, posts.c.likes, posts.c.reposts, posts.c.replies, posts.c.quotes).where(
+                posts.c.id.in_(list(counts))
+            )
+        )
+    }
+    changed = {pid: e for pid, e in counts.items() if pid in current and _counts(current[pid]) != _counts(e)}
+    if changed:
+        conn.execute(engagement_snapshots.insert(), [snapshot_row(pid, e, now) for pid, e in changed.items()])
+        for pid, e in changed.items():
+            conn.execute(
+                update(posts)
+                .where(posts.c.id == pid)
+                .values(
+                    likes=e.likes, reposts=e.reposts, replies=e.replies, quotes=e.quotes, engagement_at=now
+                )
+            )
+    return len(changed)
+
+
+def mark_deleted(conn: Connection, post_ids: Sequence[int], now: datetime) -> int:
+    """Posts gone upstream are marked, never removed."""
+    if not post_ids:
+        return 0
+    result = conn.execute(
+        update(posts)
+        .where(and_(posts.c.id.in_(list(post_ids)), posts.c.deleted_at.is_(None)))
+        .values(deleted_at=now, updated_at=now)
+    )
+    return result.rowcount or 0
+
+
+def save_profile(conn: Connection, account_id: int, profile: Profile) -> bool:
+    """Add a profile snapshot when a number changed since the last one."""
+    last = conn.execute(
+        select(profile_snapshots.c.followers, profile_snapshots.c.following, profile_snapshots.c.posts_count)
+        .where(profile_snapshots.c.account_id == account_id)
+        .order_by(profile_snapshots.c.observed_at.desc())
+        .limit(1)
+    ).first()
+    now_values = (profile.followers, profile.following, profile.posts_count)
+    if last is not None and tuple(last) == now_values:
+        return False
+    conn.execute(
+        profile_snapshots.insert().values(
+            account_id=account_id,
+            observed_at=profile.observed_at,
+            followers=profile.followers,
+            following=profile.following,
+            posts_count=profile.posts_count,
+        )
+    )
+    return True
+
+
+def record_success(
+    conn: Connection, account_id: int, now: datetime, cursor: str | None = None, **extra: Any
+) -> None:
+    """The account was collected: store the cursor (same transaction as its posts)."""
+    values: dict[str, Any] = {
+        "last_attempt_at": now,
+        "last_success_at": now,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "next_attempt_at": None,
+        **extra,
+    }
+    if cursor is not None:
+        values["cursor"] = cursor
+    stmt = insert(conn, collection_state).values(account_id=account_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+
+
+def record_failure(
+    conn: Connection, account_id: int, error: str, now: datetime, base_delay: timedelta = timedelta(minutes=5)
+) -> datetime:
+    """The account failed: count it and back off exponentially, up to a day."""
+    failures = (
+        conn.execute(
+            select(collection_state.c.consecutive_failures).where(collection_state.c.account_id == account_id)
+        ).scalar()
+        or 0
+    )
+    failures += 1
+    next_at = now + min(base_delay * 2 ** (failures - 1), MAX_BACKOFF)
+    values = {
+        "last_attempt_at": now,
+        "last_error": error[:2000],
+        "consecutive_failures": failures,
+        "next_attempt_at": next_at,
+    }
+    stmt = insert(conn, collection_state).values(account_id=account_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+    return next_at
