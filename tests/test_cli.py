@@ -73,7 +73,7 @@ def test_accounts_import_appends_to_config_and_rejects_bad_rows(tmp_path: Path) 
     result = _run(config, "accounts", "import", str(good))
     assert result.exit_code == 0, result.output
     assert "added 1 account(s)" in result.output and "2 added" in result.output
-    (ec, bmi) = load_settings(config, {}).accounts
+    (_, bmi) = load_settings(config, {}).accounts
     assert (bmi.name, bmi.groups) == ("Innen, Bund", ("germany", "g7"))
     before = config.read_text(encoding="utf-8")
     bad = tmp_path / "bad.csv"

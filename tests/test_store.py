@@ -133,7 +133,8 @@ def test_collection_state_backs_off_and_recovers(engine: Engine) -> None:
         for _ in range(20):
             n_max = record_failure(conn, aid, "HTTP 503", NOW)
         state = conn.execute(select(collection_state)).one()
-    assert (n1 - NOW, n2 - NOW, n_max - NOW) == (timedelta(minutes=5), timedelta(minutes=10), timedelta(hours=24))
+    delays = (n1 - NOW, n2 - NOW, n_max - NOW)
+    assert delays == (timedelta(minutes=5), timedelta(minutes=10), timedelta(hours=24))
     assert (state.consecutive_failures, state.last_error) == (22, "HTTP 503")
     with engine.begin() as conn:
         record_success(conn, aid, NOW, cursor="2026-10-15T11:00:00Z")
