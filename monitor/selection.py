@@ -1,0 +1,209 @@
+"""What an export or a report selects: a period in UTC, filters, and the SQL they share.
+
+Engagement at an age (24 h, 7 days) is read from `engagement_snapshots`, which hold a row
+only when a count changed. The value at age A is the total of the latest snapshot observed
+at or before `created_at + A`; it is *known* only when the post was observed again at or
+after that moment (a later snapshot, or `posts.engagement_at` at or after it), because
+until then the counts could still have moved before A. A post first seen after A has no
+value at A.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from monitor.schema import UTCDateTime, accounts, engagement_snapshots, post_topics, posts
+
+AGES_HOURS = (24, 7 * 24)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A half-open interval [start, end) of UTC time, with a label for people."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def month(cls, text: str) -> Period:
+        """The calendar month `YYYY-MM`, from its first instant to the next month's, in UTC."""
+        try:
+            first = datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"month '{text}' is not YYYY-MM (e.g. 2026-10)") from None
+        return cls(first, _month_after(first), first.strftime("%B %Y"))
+
+    @classmethod
+    def days(cls, first: date, last: date) -> Period:
+        """From the start of day `first` to the end of day `last`, both included, in UTC."""
+        if last < first:
+            raise ValueError(f"--to {last} is before --from {first}")
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+        return cls(start, end, f"{first.isoformat()} to {last.isoformat()}")
+
+    def previous(self) -> Period:
+        """The period of the same kind just before: the previous month, or as many days."""
+        if self.start.day == 1 and self.start.time() == time() and self.end == _month_after(self.start):
+            return Period.month((self.start - timedelta(days=1)).strftime("%Y-%m"))
+        span = self.end - self.start
+        return Period(self.start - span, self.start, f"the previous {span.days} days")
+
+    @property
+    def day_count(self) -> float:
+        return (self.end - self.start) / timedelta(days=1)
+
+
+def _month_after(first: datetime) -> datetime:
+    return first + timedelta(days=calendar.monthrange(first.year, first.month)[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The posts an export looks at: a period and optional filters (OR within, AND across)."""
+
+    period: Period
+    countries: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "countries", tuple(c.upper() for c in self.countries))
+        object.__setattr__(self, "platforms", tuple(p.lower() for p in self.platforms))
+
+    def within(self, period: Period) -> Selection:
+        return Selection(period, self.countries, self.groups, self.platforms, self.topics)
+
+
+def posts_from() -> FromClause:
+    """posts joined to their account: every query here selects from this."""
+    return posts.join(accounts, accounts.c.id == posts.c.account_id)
+
+
+def group_account_ids(conn: Connection, groups: tuple[str, ...]) -> list[int]:
+    """Accounts tagged with any of `groups` (the accounts table is small; JSON stays portable)."""
+    wanted = set(groups)
+    rows = conn.execute(select(accounts.c.id, accounts.c.groups))
+    return [r.id for r in rows if wanted & set(r.groups or ())]
+
+
+def account_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[bool]]:
+    """Conditions on `accounts` for the country, group and platform filters."""
+    conds: list[ColumnElement[bool]] = []
+    if sel.countries:
+        conds.append(accounts.c.country.in_(sel.countries))
+    if sel.platforms:
+        conds.append(accounts.c.platform.in_(sel.platforms))
+    if sel.groups:
+        conds.append(accounts.c.id.in_(group_account_ids(conn, sel.groups)))
+    return conds
+
+
+def post_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[bool]]:
+    """Conditions on `posts_from()` for the whole selection."""
+    conds = [
+        posts.c.created_at >= sel.period.start,
+        posts.c.created_at < sel.period.end,
+        *account_conditions(conn, sel),
+    ]
+    if sel.topics:
+        tagged = post_topics.alias("topic_filter")  # the query may join post_topics itself
+        conds.append(exists().where(tagged.c.post_id == posts.c.id, tagged.c.topic.in_(sel.topics)))
+    return conds
+
+
+def engagement_total(table: Any) -> ColumnElement[int]:
+    """likes + reposts + replies + quotes, a missing count counting as 0."""
+    c = table.c
+    return (
+        func.coalesce(c.likes, 0)
+        + func.coalesce(c.reposts, 0)
+        + func.coalesce(c.replies, 0)
+        + func.coalesce(c.quotes, 0)
+    )
+
+
+def engagement_at_age(hours: int) -> ColumnElement[Any]:
+    """Total engagement `hours` after the post was created, NULL where not known (see module doc)."""
+    snap = engagement_snapshots.alias(f"snap_{hours}h")
+    seen = engagement_snapshots.alias(f"seen_{hours}h")
+    moment = shifted(posts.c.created_at, literal_column(str(int(hours)), Integer))
+    value = (
+        select(engagement_total(snap))
+        .where(snap.c.post_id == posts.c.id, snap.c.observed_at <= moment)
+        .order_by(snap.c.observed_at.desc(), snap.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    observed_later = or_(
+        posts.c.engagement_at >= moment,
+        exists().where(and_(seen.c.post_id == posts.c.id, seen.c.observed_at >= moment)),
+    )
+    return case((observed_later, value), else_=null())
+
+
+class shifted(FunctionElement[datetime]):
+    """`timestamp + N hours`, computed by the database."""
+
+    type = UTCDateTime()
+    name = "shifted"
+    inherit_cache = True
+
+
+@compiles(shifted)
+def _shifted(element: shifted, compiler: Any, **kw: Any) -> str:
+    column, hours = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({column} + {hours} * INTERVAL '1 hour')"
+
+
+@compiles(shifted, "sqlite")
+def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
+    column, hours = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': shift the whole seconds and keep the fraction, so the
+    # result compares as text exactly like stored values. (SQLite's own date functions work in
+    # milliseconds and would round 23:59:59.999999 up to the next day.)
+    modifier = f"'+' || ({hours}) || ' hours'"
+    return f"(strftime('%Y-%m-%d %H:%M:%S', substr({column}, 1, 19), {modifier}) || substr({column}, 20))"
+
+
+class utc_day(FunctionElement[str]):
+    """The UTC calendar day of a timestamp as 'YYYY-MM-DD', whatever the session's time zone."""
+
+    type = String()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day(element: utc_day, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"substr({column}, 1, 10)"
