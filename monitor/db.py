@@ -6,10 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
+READ_ONLY_OPTION = "diplomonitor_read_only"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it never takes the write lock."""
+    return engine.connect().execution_options(**{READ_ONLY_OPTION: True})
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
@@ -38,8 +44,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers wait instead of deadlocking.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock up front (BEGIN IMMEDIATE) so two of them wait for each other
+    # instead of failing on a lock upgrade; readers (READ_ONLY) stay deferred, so a long export
+    # never blocks the service's writes (WAL lets both run).
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str) -> Config:

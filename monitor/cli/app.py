@@ -47,6 +47,11 @@ class App:
             raise click.ClickException(str(exc)) from None
         return self.engine
 
+    def close(self) -> None:
+        """Release the database connections, if any were opened."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
