@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import make_url
 
-from alerts.settings import Channel, Rule
+from alerts.settings import Channel, Digest, Rule
 from collectors.records import PLATFORMS
 from collectors.settings import BlueskySettings, CollectSettings, MastodonSettings
 from models.settings import ModelSettings
@@ -94,41 +94,72 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleSettings:
-    """`[schedule]`: how often each job runs."""
+    """`[schedule]`: how often each job runs (periods are aligned on the clock, from 00:00 UTC)."""
 
     collect_minutes: float = 15
     engagement_minutes: float = 60
     profiles_minutes: float = 360
+    resolve_minutes: float = 1440  # re-resolve handles (a handle may move to another DID or server)
     score_minutes: float = 2
     alerts_minutes: float = 5
     deliver_seconds: float = 30
+    digests_minutes: float = 5  # how often due digests are looked for (their hour is in [[alerts.digests]])
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
+    def seconds(self) -> dict[str, float]:
+        """Each job's period in seconds, by job name."""
+        return {
+            "collect": self.collect_minutes * 60,
+            "engagement": self.engagement_minutes * 60,
+            "profiles": self.profiles_minutes * 60,
+            "resolve": self.resolve_minutes * 60,
+            "score": self.score_minutes * 60,
+            "alerts": self.alerts_minutes * 60,
+            "deliver": self.deliver_seconds,
+            "digests": self.digests_minutes * 60,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """`[service]`: the long-running process."""
 
-    health_address: str = "127.0.0.1:9464"
+    health_address: str = "127.0.0.1:9464"  # port 0: any free port (logged at start)
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    stop_seconds: float = 8  # on SIGTERM, how long the batch in hand may take to finish
+    workers: int = 8  # jobs that may run at the same time in one process
 
     def __post_init__(self) -> None:
         host, sep, port = self.health_address.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise ValueError("health_address must be HOST:PORT, e.g. 127.0.0.1:9464")
+        if not 0 < self.stop_seconds <= 9:
+            raise ValueError("stop_seconds must be between 0 and 9 (the service exits within 10 seconds)")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
 class AlertsSettings:
-    """`[alerts]`: rules and the channels they are sent to."""
+    """`[alerts]`: rules, the channels they are sent to, digests, and how deliveries retry."""
 
     rules: tuple[Rule, ...] = ()
     channels: tuple[Channel, ...] = ()
+    digests: tuple[Digest, ...] = ()
+    retry_seconds: float = 60  # first retry of a failed delivery; doubles each time
+    max_retry_seconds: float = 3600
+    max_attempts: int = 50  # then the delivery is marked failed
+    lease_seconds: float = 300  # a delivery being sent is retried after this if its sender died
+
+    def __post_init__(self) -> None:
+        for name in ("retry_seconds", "max_retry_seconds", "max_attempts", "lease_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
 
 class Secrets(Mapping[str, str]):
@@ -231,7 +262,9 @@ def _settings(b: Builder, data: dict[str, Any], environ: Mapping[str, str]) -> S
     for key in data:
         if key not in known:
             raise b.error((key,), f"unknown section '{key}' (expected one of: {', '.join(sorted(known))})")
-    sections = {name: b.build(cls, data.get(name, {}), (name,)) for name, cls in SECTIONS.items()}
+    sections: dict[str, Any] = {
+        name: b.build(cls, data.get(name, {}), (name,)) for name, cls in SECTIONS.items()
+    }
     accounts = _accounts(b, data.get("accounts", []))
     alerts = _alerts(b, data.get("alerts", {}), accounts)
     url = environ.get(DATABASE_ENV) or sections["database"].url
@@ -268,34 +301,46 @@ def _accounts(b: Builder, items: Any) -> tuple[Account, ...]:
 def _alerts(b: Builder, data: Any, accounts: tuple[Account, ...]) -> AlertsSettings:
     if not isinstance(data, Mapping):
         raise b.error(("alerts",), "expected an [alerts] table")
-    unknown = set(data) - {"rules", "channels"}
-    if unknown:
-        raise b.error(("alerts", sorted(unknown)[0]), "unknown field (expected rules or channels)")
     raw_channels = data.get("channels", {})
     if not isinstance(raw_channels, Mapping):
         raise b.error(("alerts", "channels"), "expected [alerts.channels.NAME] tables")
     channels = tuple(b.build(Channel, v, ("alerts", "channels", k), name=k) for k, v in raw_channels.items())
-    raw_rules = data.get("rules", [])
-    if not isinstance(raw_rules, list):
-        raise b.error(("alerts", "rules"), "expected [[alerts.rules]] tables")
-    rules = tuple(b.build(Rule, v, ("alerts", "rules", i)) for i, v in enumerate(raw_rules))
-    names, handles = set(), {a.handle for a in accounts}
-    for i, rule in enumerate(rules):
-        if rule.name in names:
-            raise b.error(("alerts", "rules", i, "name"), f"duplicate rule name '{rule.name}'")
-        names.add(rule.name)
-        for channel in rule.channels:
-            if channel not in raw_channels:
-                raise b.error(
-                    ("alerts", "rules", i, "channels"),
-                    f"unknown channel '{channel}' (define it as [alerts.channels.{channel}])",
-                )
-        if rule.scope == "account" and (rule.scope_value or "").lstrip("@").lower() not in handles:
-            raise b.error(
-                ("alerts", "rules", i, "scope_value"),
-                f"account '{rule.scope_value}' is not among the configured accounts",
-            )
-    return AlertsSettings(rules=rules, channels=channels)
+    lists: dict[str, Any] = {}
+    for key, cls in (("rules", Rule), ("digests", Digest)):
+        raw = data.get(key, [])
+        if not isinstance(raw, list):
+            raise b.error(("alerts", key), f"expected [[alerts.{key}]] tables")
+        lists[key] = tuple(b.build(cls, v, ("alerts", key, i)) for i, v in enumerate(raw))
+    for key in ("rules", "digests"):
+        names: set[str] = set()
+        for i, item in enumerate(lists[key]):
+            if item.name in names:
+                raise b.error(("alerts", key, i, "name"), f"duplicate name '{item.name}'")
+            names.add(item.name)
+            for channel in item.channels:
+                if channel not in raw_channels:
+                    raise b.error(
+                        ("alerts", key, i, "channels"),
+                        f"unknown channel '{channel}' (define it as [alerts.channels.{channel}])",
+                    )
+            _check_scope(b, ("alerts", key, i), item.scope, item.scope_value, accounts)
+    rest = {k: v for k, v in data.items() if k not in ("rules", "channels", "digests")}
+    return b.build(AlertsSettings, rest, ("alerts",), channels=channels, **lists)
+
+
+def _check_scope(
+    b: Builder, at: tuple[str | int, ...], scope: str, value: str | None, accounts: tuple[Account, ...]
+) -> None:
+    wanted = (value or "").lstrip("@").lower()
+    known = {
+        "account": {a.handle for a in accounts},
+        "group": {g for a in accounts for g in a.groups},
+        "country": {a.country.lower() for a in accounts},
+        "platform": set(PLATFORMS),
+    }.get(scope)
+    if known is not None and wanted not in {k.lower() for k in known}:
+        where = "bluesky or mastodon" if scope == "platform" else "among the configured accounts"
+        raise b.error((*at, "scope_value"), f"{scope} '{value}' is not {where}")
 
 
 def _database_url(b: Builder, url: str | None) -> str:

@@ -189,6 +189,12 @@ collection_state = Table(
     # Newest post already stored (Bluesky: createdAt ISO time; Mastodon: status id).
     Column("cursor", String(512)),
     Column("backfilled_from", UTCDateTime),  # oldest time the history was fetched from
+    # A walk down the history in progress, committed page by page with its posts: where the
+    # next page starts, the newest position seen (the next `cursor`), and its time floor
+    # (NULL: the walk stops at `cursor`). A crash resumes here instead of skipping or refetching.
+    Column("walk_cursor", String(512)),
+    Column("walk_top", String(512)),
+    Column("walk_since", UTCDateTime),
     Column("last_attempt_at", UTCDateTime),
     Column("last_success_at", UTCDateTime),
     Column("last_error", Text),
@@ -239,6 +245,7 @@ alert_states = Table(
     Column("changed_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_fired_at", UTCDateTime),
     Column("evaluated_at", UTCDateTime),
+    Column("last_value", Float),  # the compared number at the last evaluation
 )
 
 alert_events = Table(
@@ -251,7 +258,8 @@ alert_events = Table(
     Column("window_end", UTCDateTime, nullable=False),
     Column("severity", String(16), nullable=False),
     Column("metric", String(64), nullable=False),
-    Column("value", Float),
+    Column("value", Float),  # the compared number: the metric, or its z-score or ratio
+    Column("observed", Float),  # the metric in the window (differs from value for spikes)
     Column("threshold", Float),
     Column("baseline", Float),
     Column("title", Text, nullable=False),
@@ -271,7 +279,8 @@ deliveries = Table(
     Column("kind", String(16), nullable=False),  # fire | resolve | digest | test
     Column("dedup_key", String(255), nullable=False),
     Column("payload", Json, nullable=False, default=dict),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    # pending -> sending (claimed, until next_attempt_at) -> sent | pending (retry) | failed
+    Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False, default=utcnow),
     Column("last_error", Text),
@@ -279,4 +288,20 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     UniqueConstraint("channel", "dedup_key"),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+# One row per exclusive scheduled job: the period it was last claimed for, so that several
+# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.jobs).
+service_jobs = Table(
+    "service_jobs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("period_start", UTCDateTime, nullable=False),  # the schedule period last claimed
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("owner", String(255), nullable=False),  # host:pid of the process that claimed it
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("duration_seconds", Float),
+    Column("last_error", Text),
 )

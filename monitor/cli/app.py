@@ -106,8 +106,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+class _Silent:
+    """Stands in for a progress bar when stderr is not a terminal (logs, pipes, cron)."""
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n_steps: int, current_item: object = None) -> None:
+        return None
+
+
 def progress(items: Iterable[Any], length: int | None, label: str) -> Any:
-    """A progress bar on a terminal, nothing when output is piped or logged."""
-    return click.progressbar(
-        items, length=length, label=label, file=sys.stderr if sys.stderr.isatty() else None
-    )
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        return _Silent()
+    return click.progressbar(items, length=length, label=label, file=sys.stderr)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import accounts, db, setup, status
+from monitor.cli import accounts, alerts, collect, db, export, models, report, run, setup, status
 from monitor.cli.app import App
 
-COMMANDS = [setup.init, db.db, accounts.accounts, status.status]
+COMMANDS = [
+    setup.init, db.db, accounts.accounts, status.status, export.export, report.report, alerts.alerts,
+    run.run, collect.collect, models.classify, models.models,
+]  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,6 +29,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     soft-power topics, raises alerts, and exports monthly figures.
     """
     ctx.obj = App(config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 for command in COMMANDS:
