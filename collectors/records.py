@@ -13,7 +13,9 @@ from typing import Any, Literal
 Platform = Literal["bluesky", "mastodon"]
 PLATFORMS: tuple[str, ...] = ("bluesky", "mastodon")
 
-AccountStatus = Literal["ok", "not_found", "invalid_handle", "deactivated", "suspended", "gone"]
+AccountStatus = Literal["ok", "not_found", "invalid_handle", "deactivated", "suspended", "gone", "moved"]
+# Accounts in these states are not collected; they are re-checked now and then.
+UNAVAILABLE: frozenset[str] = frozenset({"not_found", "deactivated", "suspended", "gone", "moved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +97,47 @@ class Post:
     @property
     def is_quote(self) -> bool:
         return self.quote_of_uri is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """Where a walk down an account's history stops.
+
+    `marker` is the newest position already stored (Bluesky: sort time in ISO format;
+    Mastodon: status id); `time` is a date to go back to. A walk stops at whichever it has.
+    """
+
+    marker: str | None = None
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of an account's history, newest first, already cut at the floor.
+
+    `top` is the newest position on the page (pinned posts excluded), the marker the next
+    walk stops at; `cursor` fetches the next (older) page; `done` says the walk reached its floor.
+    """
+
+    posts: tuple[Post, ...]
+    cursor: str | None
+    top: str | None
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPost:
+    """A stored post whose engagement is re-counted."""
+
+    uri: str
+    native_id: str | None
+    created_at: datetime
+    is_repost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What re-counting an account's recent posts found: fresh posts, and uris gone upstream."""
+
+    posts: tuple[Post, ...] = ()
+    gone: tuple[str, ...] = ()

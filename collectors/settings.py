@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Literal
 
 FeedFilter = Literal["posts_with_replies", "posts_no_replies", "posts_with_media", "posts_and_author_threads"]
@@ -21,13 +22,37 @@ class CollectSettings:
     concurrency: int = 16  # accounts collected at once, across hosts
     per_host_concurrency: int = 2  # requests in flight to one host
     user_agent: str = "diplomonitor/0.1 (+https://github.com/diplomonitor/diplomonitor)"
+    retry_base_seconds: float = 1.0  # first retry of a 5xx/network error; doubles, jittered
+    retry_max_seconds: float = 60.0
+    max_wait_seconds: float = 120.0  # longest Retry-After / rate-limit reset waited for in-line
+    budget_window_seconds: float = 10.0  # the per-host budget is enforced over windows this long
+    host_failure_threshold: int = 3  # requests failing after all retries before a host pauses
+    host_cooldown_seconds: float = 60.0  # how long a failing host is left alone
+    gone_recheck_hours: float = 24.0  # deactivated, suspended or missing accounts: re-checked this often
+    failure_backoff_minutes: float = 5.0  # first retry of a failing account; doubles up to a day
 
     def __post_init__(self) -> None:
-        for name in ("backfill_days", "refresh_days", "concurrency", "per_host_concurrency"):
+        for name in (
+            "backfill_days",
+            "refresh_days",
+            "concurrency",
+            "per_host_concurrency",
+            "host_failure_threshold",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
+        for name in (
+            "timeout_seconds",
+            "retry_base_seconds",
+            "retry_max_seconds",
+            "max_wait_seconds",
+            "budget_window_seconds",
+            "host_cooldown_seconds",
+            "gone_recheck_hours",
+            "failure_backoff_minutes",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
         if self.max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
 
@@ -42,10 +67,14 @@ class BlueskySettings:
     requests_per_5min: int = 1500
     login_handle: str | None = None
     password_env: str = "DIPLOMONITOR_BLUESKY_APP_PASSWORD"
+    login_url: str = "https://bsky.social"  # the PDS to log in at (the AppView serves no logins)
+    # Optional file keeping the login session across restarts (refreshed, never a new login per poll).
+    session_file: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.appview_url.startswith(("http://", "https://")):
-            raise ValueError("appview_url must start with http:// or https://")
+        for name in ("appview_url", "login_url"):
+            if not getattr(self, name).startswith(("http://", "https://")):
+                raise ValueError(f"{name} must start with http:// or https://")
         if self.requests_per_5min < 1:
             raise ValueError("requests_per_5min must be at least 1")
 
@@ -59,9 +88,25 @@ class MastodonSettings:
     scheme: str = "https"  # tests point instances at http://127.0.0.1:PORT
     # Tokens: DIPLOMONITOR_MASTODON_TOKEN_<HOST with dots and dashes as underscores, upper-case>
     token_env_prefix: str = "DIPLOMONITOR_MASTODON_TOKEN_"
+    # Instance host -> API base URL, where the API is not at SCHEME://HOST (proxies, tests).
+    instance_urls: dict[str, str] = field(default_factory=dict)
+    page_size: int = 40  # statuses per request; Mastodon serves at most 40
 
     def __post_init__(self) -> None:
         if self.requests_per_5min < 1:
             raise ValueError("requests_per_5min must be at least 1")
+        if not 1 <= self.page_size <= 40:
+            raise ValueError("page_size must be between 1 and 40")
+        for host, url in self.instance_urls.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"instance_urls {host!r} must start with http:// or https://")
+
+    def base_url(self, instance: str) -> str:
+        """Where the API of a home instance lives."""
+        return self.instance_urls.get(instance, f"{self.scheme}://{instance}").rstrip("/")
+
+    def token_env(self, instance: str) -> str:
+        """The environment variable that may hold an access token for an instance."""
+        return self.token_env_prefix + re.sub(r"[^A-Za-z0-9]", "_", instance).upper()
         if self.scheme not in ("http", "https"):
             raise ValueError("scheme must be 'http' or 'https'")

@@ -70,7 +70,7 @@ def sync_accounts(conn: Connection, configured: Sequence[Account], now: datetime
             )
             added.append(label)
             continue
-        changed = {k: v for k, v in values.items() if getattr(row, k) != v and v is not None}
+        changed: dict[str, Any] = {k: v for k, v in values.items() if getattr(row, k) != v and v is not None}
         if not row.active:
             reactivated.append(label)
             changed.update(active=True, deactivated_at=None)
@@ -363,3 +363,34 @@ def record_failure(
     stmt = insert(conn, collection_state).values(account_id=account_id, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
     return next_at
+
+
+def update_state(conn: Connection, account_id: int, **values: Any) -> None:
+    """Set collection_state columns (a walk's progress, refresh times), creating the row if needed."""
+    stmt = insert(conn, collection_state).values(account_id=account_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+
+
+def record_unavailable(
+    conn: Connection, account_id: int, status: str, message: str, now: datetime, recheck: timedelta
+) -> datetime:
+    """The account is gone (deactivated, suspended, not found...): flag it, look again much later."""
+    set_account_status(conn, account_id, status, now)
+    next_at = now + recheck
+    values = {"last_attempt_at": now, "last_error": message[:2000], "next_attempt_at": next_at}
+    stmt = insert(conn, collection_state).values(account_id=account_id, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_=values))
+    return next_at
+
+
+def recent_posts(conn: Connection, account_id: int, since: datetime) -> list[Any]:
+    """The account's posts created since `since` and not gone upstream (for engagement refresh)."""
+    return list(
+        conn.execute(
+            select(posts.c.id, posts.c.uri, posts.c.native_id, posts.c.created_at, posts.c.is_repost)
+            .where(
+                posts.c.account_id == account_id, posts.c.created_at >= since, posts.c.deleted_at.is_(None)
+            )
+            .order_by(posts.c.created_at.desc())
+        )
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from monitor.accounts import import_accounts, read_accounts_csv
 from monitor.cli.app import App, emit, output_options, pass_app
 from monitor.config import ConfigError
+from monitor.db import reading
 from monitor.schema import accounts as accounts_table
 from monitor.store import SyncReport, sync_accounts
 
@@ -29,7 +30,7 @@ def list_accounts(app: App, show_all: bool, fmt: str) -> None:
     query = select(t).order_by(t.c.country, t.c.platform, t.c.handle)
     if not show_all:
         query = query.where(t.c.active.is_(True))
-    with app.ready_engine().connect() as conn:
+    with reading(app.ready_engine()) as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     emit(
         rows,
@@ -50,12 +51,35 @@ def list_accounts(app: App, show_all: bool, fmt: str) -> None:
 
 
 @accounts.command("sync")
+@click.option("--no-resolve", is_flag=True, help="Do not look the handles up on Bluesky and Mastodon.")
 @pass_app
-def sync(app: App) -> None:
-    """Add and update configured accounts; deactivate removed ones (their history stays)."""
+def sync(app: App, no_resolve: bool) -> None:
+    """Add and update configured accounts; deactivate removed ones (their history stays).
+
+    Then resolve each handle (Bluesky DID, Mastodon account id on its home instance) and
+    report handles that do not resolve, without failing.
+    """
     with app.ready_engine().begin() as conn:
         report = sync_accounts(conn, app.settings.accounts, app.now())
     _print_report(report)
+    if not no_resolve:
+        _resolve(app)
+
+
+def _resolve(app: App) -> None:
+    from monitor.pipeline import build_collectors, resolve_accounts
+
+    collectors = build_collectors(app.settings)
+    try:
+        report = resolve_accounts(app.engine, app.settings, collectors, now=app.now())
+    finally:
+        for c in collectors.values():
+            c.close()
+    for label, handle in report.changed:
+        click.echo(f"{'renamed':12} {label} is now {handle}")
+    for label, why in (*report.unavailable, *report.failed):
+        click.echo(f"{'unresolved':12} {label}: {why}")
+    click.echo(f"{len(report.resolved)} resolved, {len(report.unavailable) + len(report.failed)} unresolved")
 
 
 @accounts.command("import")

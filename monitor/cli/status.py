@@ -6,6 +6,7 @@ import click
 from sqlalchemy import func, select
 
 from monitor.cli.app import App, emit, output_options, pass_app
+from monitor.db import reading
 from monitor.schema import accounts, collection_state, posts
 
 
@@ -26,7 +27,7 @@ def status(app: App, fmt: str) -> None:
         .where(accounts.c.active.is_(True))
         .order_by(accounts.c.country, accounts.c.platform, accounts.c.handle)
     )  # fmt: skip
-    with app.ready_engine().connect() as conn:
+    with reading(app.ready_engine()) as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
         error = row["last_error"]

@@ -1,0 +1,345 @@
+"""Local HTTP servers speaking the documented Bluesky XRPC and Mastodon REST shapes.
+
+Each runs a ThreadingHTTPServer on 127.0.0.1 in a thread. Tests queue faults per path
+(status codes with headers, delays, malformed or truncated bodies, a hang until released)
+and read back the requests the server saw.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Fault:
+    """One planned misbehaviour for the next request to a path."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None  # None: the normal answer
+    delay: float = 0.0
+    truncate: bool = False  # send half the body, then close the connection
+    hang: threading.Event | None = None  # wait for this before answering
+
+
+@dataclass
+class Seen:
+    at: float
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+class FakeServer:
+    """Base: routing, faults, latency, request log."""
+
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency
+        self.faults: dict[str, list[Fault]] = defaultdict(list)
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self) -> None:
+                server._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                server._serve(self, "POST")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self) -> FakeServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def fail(self, path: str, *faults: Fault) -> None:
+        """Queue faults for the next requests to `path` (an exact path)."""
+        with self.lock:
+            self.faults[path].extend(faults)
+
+    def calls(self, path: str) -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.path == path]
+
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body_in = h.rfile.read(length) if length else b""
+        seen = Seen(time.monotonic(), method, parts.path, parse_qs(parts.query), dict(h.headers.items()))
+        with self.lock:
+            self.seen.append(seen)
+            fault = self.faults[parts.path].pop(0) if self.faults.get(parts.path) else None
+        if self.latency:
+            time.sleep(self.latency)
+        if fault and fault.hang:
+            fault.hang.wait(30)
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        if fault and (fault.status != 200 or fault.body is not None):
+            status, headers, body = fault.status, {"Content-Type": "application/json"}, fault.body or b"{}"
+            headers.update(fault.headers)
+        else:
+            status, headers, payload = self.route(method, parts.path, seen.query, seen.headers, body_in)
+            body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+            if fault:
+                headers.update(fault.headers)
+        try:
+            h.send_response(status)
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if fault and fault.truncate:
+                h.wfile.write(body[: len(body) // 2])
+                h.wfile.flush()
+                h.close_connection = True
+                h.connection.shutdown(2)
+                return
+            h.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        raise NotImplementedError
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class FakeBluesky(FakeServer):
+    """An AppView (and a PDS for logins): profiles, author feeds with a pinned post, getPosts."""
+
+    def __init__(self, latency: float = 0.0, page_size: int = 100):
+        super().__init__(latency)
+        self.page_size = page_size
+        self.profiles: dict[str, dict[str, Any]] = {}  # did -> profileViewDetailed
+        self.handles: dict[str, str] = {}  # handle -> did
+        self.feeds: dict[str, list[dict[str, Any]]] = defaultdict(list)  # did -> items, newest first
+        self.pinned: dict[str, dict[str, Any]] = {}  # did -> postView shown on top of page one
+        self.errors: dict[str, tuple[int, str, str]] = {}  # actor -> (status, error, message)
+        self.sessions = 0
+        self.refreshes = 0
+        self.access_ttl = timedelta(hours=2)
+
+    def add_account(self, did: str, handle: str, **counts: Any) -> None:
+        self.profiles[did] = {
+            "did": did,
+            "handle": handle,
+            "displayName": handle.split(".")[0].title(),
+            "followersCount": counts.get("followers", 10),
+            "followsCount": counts.get("follows", 2),
+            "postsCount": counts.get("posts", 0),
+        }
+        self.handles[handle] = did
+
+    def views(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for items in self.feeds.values():
+            for item in items:
+                if "reason" not in item:
+                    out[item["post"]["uri"]] = item["post"]
+        return out
+
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        name = path.removeprefix("/xrpc/")
+        limits = {
+            "ratelimit-limit": "3000",
+            "ratelimit-remaining": "2999",
+            "ratelimit-reset": str(int(time.time()) + 300),
+            "ratelimit-policy": "3000;w=300",
+        }
+        if name == "com.atproto.server.createSession":
+            self.sessions += 1
+            return 200, limits, self._session(json.loads(body or b"{}").get("identifier", "me.example"))
+        if name == "com.atproto.server.refreshSession":
+            self.refreshes += 1
+            return 200, limits, self._session("me.example")
+        actor = (query.get("actor") or [""])[0]
+        did = self.handles.get(actor, actor)
+        if actor and (actor in self.errors or did in self.errors):
+            status, error, message = self.errors.get(actor) or self.errors[did]
+            return status, limits, {"error": error, "message": message}
+        if name == "app.bsky.actor.getProfile":
+            if did not in self.profiles:
+                return 400, limits, {"error": "InvalidRequest", "message": "Profile not found"}
+            return 200, limits, self.profiles[did]
+        if name == "app.bsky.actor.getProfiles":
+            actors = [self.handles.get(a, a) for a in query.get("actors", [])]
+            return (
+                200,
+                limits,
+                {
+                    "profiles": [
+                        self.profiles[a] for a in actors if a in self.profiles and a not in self.errors
+                    ]
+                },
+            )
+        if name == "app.bsky.feed.getAuthorFeed":
+            return 200, limits, self._feed(did, query)
+        if name == "app.bsky.feed.getPosts":
+            views = self.views()
+            return 200, limits, {"posts": [views[u] for u in query.get("uris", []) if u in views]}
+        return 404, limits, {"error": "MethodNotImplemented", "message": f"{name} not served"}
+
+    def _feed(self, did: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        if did not in self.profiles:
+            return {"feed": []}
+        start = int((query.get("cursor") or ["0"])[0])
+        limit = min(int((query.get("limit") or ["50"])[0]), self.page_size)
+        items = self.feeds[did][start : start + limit]
+        if start == 0 and did in self.pinned:
+            items = [{"post": self.pinned[did], "reason": {"$type": "app.bsky.feed.defs#reasonPin"}}, *items]
+        out: dict[str, Any] = {"feed": items}
+        if start + limit < len(self.feeds[did]):
+            out["cursor"] = str(start + limit)
+        return out
+
+    def _session(self, handle: str) -> dict[str, Any]:
+        def jwt(ttl: timedelta, scope: str) -> str:
+            import base64
+
+            def b64(d: dict[str, Any]) -> str:
+                return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+
+            exp = int((datetime.now(UTC) + ttl).timestamp())
+            claims = {"scope": scope, "sub": "did:plc:me", "iat": int(time.time()), "exp": exp}
+            return f"{b64({'typ': 'JWT', 'alg': 'ES256K'})}.{b64(claims)}.c2ln"
+
+        return {
+            "did": "did:plc:me",
+            "handle": handle,
+            "accessJwt": jwt(self.access_ttl, "com.atproto.access"),
+            "refreshJwt": jwt(timedelta(days=60), "com.atproto.refresh"),
+            "active": True,
+        }
+
+
+class FakeMastodon(FakeServer):
+    """A Mastodon instance: accounts/lookup, accounts/:id, accounts/:id/statuses, statuses/:id."""
+
+    def __init__(self, domain: str, latency: float = 0.0, page_size: int = 40):
+        super().__init__(latency)
+        self.domain = domain
+        self.page_size = page_size
+        self.accounts: dict[str, dict[str, Any]] = {}  # id -> account
+        self.statuses: dict[str, list[dict[str, Any]]] = defaultdict(list)  # account id -> newest first
+        self.gone: dict[str, int] = {}  # account or status id -> 404/410
+        self.require_token: str | None = None  # a token reads need (401 without it)
+        self.remaining = 300
+
+    def add_account(self, account_id: str, username: str, **extra: Any) -> dict[str, Any]:
+        account = {
+            "id": account_id,
+            "username": username,
+            "acct": username,
+            "display_name": username.title(),
+            "url": f"https://{self.domain}/@{username}",
+            "followers_count": extra.pop("followers", 100),
+            "following_count": 5,
+            "statuses_count": 0,
+            "created_at": "2020-01-01T00:00:00.000Z",
+            **extra,
+        }
+        self.accounts[account_id] = account
+        return account
+
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.remaining = max(0, self.remaining - 1)
+        reset = (datetime.now(UTC) + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+        limits = {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": reset,
+        }
+        if self.require_token and headers.get("Authorization") != f"Bearer {self.require_token}":
+            return 401, limits, {"error": "This API requires an authenticated user"}
+        parts = path.strip("/").split("/")
+        if parts[:3] == ["api", "v1", "accounts"] and parts[3:] == ["lookup"]:
+            acct = (query.get("acct") or [""])[0].split("@")[0]
+            found = [a for a in self.accounts.values() if a["username"].lower() == acct.lower()]
+            if not found:
+                return 404, limits, {"error": "Record not found"}
+            return self._account(found[0]["id"], limits)
+        if parts[:3] == ["api", "v1", "accounts"] and len(parts) == 4:
+            return self._account(parts[3], limits)
+        if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["statuses"]:
+            if parts[3] in self.gone:
+                return self.gone[parts[3]], limits, {"error": "Gone"}
+            return self._statuses(parts[3], query, limits)
+        if parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
+            for items in self.statuses.values():
+                for s in items:
+                    if s["id"] == parts[3]:
+                        return 200, limits, s
+            return 404, limits, {"error": "Record not found"}
+        return 404, limits, {"error": "Not found"}
+
+    def _account(self, account_id: str, limits: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        if account_id in self.gone:
+            return self.gone[account_id], limits, {"error": "Gone"}
+        if account_id not in self.accounts:
+            return 404, limits, {"error": "Record not found"}
+        return 200, limits, self.accounts[account_id]
+
+    def _statuses(
+        self, account_id: str, query: dict[str, list[str]], limits: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
+        def arg(name: str) -> str | None:
+            return (query.get(name) or [None])[0]
+
+        items = list(self.statuses.get(account_id, []))
+        if arg("exclude_replies") in ("1", "true", "True"):
+            items = [s for s in items if s.get("in_reply_to_id") is None]
+        if arg("exclude_reblogs") in ("1", "true", "True"):
+            items = [s for s in items if s.get("reblog") is None]
+        if arg("max_id"):
+            items = [s for s in items if int(s["id"]) < int(arg("max_id") or 0)]
+        if arg("since_id"):
+            items = [s for s in items if int(s["id"]) > int(arg("since_id") or 0)]
+        page = items[: min(int(arg("limit") or 20), self.page_size)]
+        headers = dict(limits)
+        if page:
+            base = f"http://{self.host}/api/v1/accounts/{account_id}/statuses"
+            headers["Link"] = (
+                f'<{base}?max_id={page[-1]["id"]}>; rel="next", <{base}?min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return 200, headers, page
