@@ -1,0 +1,33 @@
+"""Machine-learning models that score posts: language, multilingual sentiment, soft-power topics.
+
+A leaf: nothing here knows the database or the schedule. `models.scorer.Scorer` turns texts
+into `Score` records; `monitor.scoring` stores them. Heavy libraries (torch, transformers,
+onnxruntime) are imported on first use, never when this package is imported.
+
+Errors:
+    ModelError                 base of every error raised here
+    ├── ModelUnavailable       a configured model is not on disk (or cannot be downloaded now)
+    ├── ModelIncompatible      a model loads but does not fit (labels, architecture, export)
+    └── TaxonomyError          the topics file is missing or malformed
+"""
+
+from __future__ import annotations
+
+
+class ModelError(Exception):
+    """Base of the errors of the models package; messages say what to do."""
+
+
+class ModelUnavailable(ModelError):
+    """A configured model cannot be found locally; `diplomonitor models pull` fetches it."""
+
+
+class ModelIncompatible(ModelError):
+    """A model was found but cannot be used as configured."""
+
+
+class TaxonomyError(ModelError):
+    """The soft-power taxonomy file cannot be read or is malformed."""
+
+
+__all__ = ["ModelError", "ModelIncompatible", "ModelUnavailable", "TaxonomyError"]
