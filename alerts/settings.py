@@ -1,9 +1,12 @@
-"""Alert rules and channels, as the `[[alerts.rules]]` and `[alerts.channels.NAME]` tables."""
+"""Alert rules, channels and digests, as the `[[alerts.rules]]`, `[alerts.channels.NAME]` and
+`[[alerts.digests]]` tables."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from alerts.quiet import QuietHours
 
 Metric = Literal[
     "post_count",
@@ -17,6 +20,10 @@ Metric = Literal[
     "keyword",
 ]
 ScopeKind = Literal["all", "account", "group", "country", "topic", "platform"]
+Comparison = Literal[">", ">=", "<", "<="]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Metrics computed per post or per account: no window-over-window spike for them.
+NO_SPIKE = ("overperformance", "silence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,29 +36,56 @@ class Rule:
     scope: ScopeKind = "all"
     scope_value: str | None = None  # the account handle, group, country, topic or platform
     window_hours: float = 24.0
-    comparison: Literal[">", ">=", "<", "<="] = ">="
+    comparison: Comparison = ">="
     spike: Literal["none", "zscore", "ratio"] = "none"  # compare with the trailing baseline
-    baseline_windows: int = 7
-    min_posts: int = 1
+    baseline_windows: int = 7  # spike: how many previous windows form the baseline
+    min_posts: int = 1  # posts needed in the window (overperformance: baseline posts)
     topic: str | None = None  # for topic_share
-    keywords: tuple[str, ...] = ()  # for keyword
+    keywords: tuple[str, ...] = ()  # for keyword; "#tag" matches the post's hashtags
+    age_hours: float = 6.0  # overperformance: engagement compared at this age
+    baseline_posts: int = 20  # overperformance: the account's recent posts forming the median
+    baseline_days: float = 30.0  # overperformance: how far back those posts are looked for
+    include_reposts: bool = True
     cooldown_hours: float = 6.0
     severity: Literal["info", "warning", "critical"] = "warning"
     channels: tuple[str, ...] = ()
     notify_resolved: bool = False
-    quiet_hours: str | None = None  # "22:00-07:00" in `timezone`
+    quiet_hours: str | None = None  # "22:00-07:00" in `timezone`: deliveries wait until the end
     timezone: str = "UTC"
     per_member: bool = False  # evaluate each account of the scope separately
+    top_posts: int = 3  # posts quoted in the alert
 
     def __post_init__(self) -> None:
-        if self.window_hours <= 0:
-            raise ValueError("window_hours must be positive")
+        if not self.name.strip():
+            raise ValueError("name must not be empty")
+        positive = ("window_hours", "age_hours", "baseline_days", "baseline_windows", "baseline_posts")
+        for attr in positive:
+            if getattr(self, attr) <= 0:
+                raise ValueError(f"{attr} must be positive")
+        for attr in ("min_posts", "cooldown_hours", "top_posts"):
+            if getattr(self, attr) < 0:
+                raise ValueError(f"{attr} must not be negative")
         if self.scope != "all" and not self.scope_value:
-            raise ValueError(f"scope '{self.scope}' needs scope_value")
+            raise ValueError(f"scope_value is needed for scope '{self.scope}'")
         if self.metric == "topic_share" and not self.topic:
-            raise ValueError("metric 'topic_share' needs topic")
-        if self.metric == "keyword" and not self.keywords:
-            raise ValueError("metric 'keyword' needs keywords")
+            raise ValueError("topic is needed for metric 'topic_share'")
+        if self.metric == "keyword" and not any(k.strip().lstrip("#") for k in self.keywords):
+            raise ValueError("keywords are needed for metric 'keyword'")
+        if self.spike != "none" and self.metric in NO_SPIKE:
+            raise ValueError(f"spike does not apply to metric '{self.metric}'")
+        if self.spike == "zscore" and self.baseline_windows < 2:
+            raise ValueError("baseline_windows must be at least 2 for a z-score")
+        QuietHours.zone(self.timezone)
+        self.quiet()  # validates quiet_hours
+
+    def quiet(self) -> QuietHours | None:
+        """The rule's quiet hours, or None."""
+        return QuietHours.parse(self.quiet_hours, self.timezone) if self.quiet_hours else None
+
+    def compares(self, value: float) -> bool:
+        """Whether `value` meets the rule's comparison with its threshold."""
+        t = self.threshold
+        return {">": value > t, ">=": value >= t, "<": value < t, "<=": value <= t}[self.comparison]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +102,43 @@ class Channel:
     password_env: str | None = None
     sender: str | None = None
     recipients: tuple[str, ...] = ()
+    ca_file: str | None = None  # a private CA to trust (TLS to the SMTP or HTTP server)
     timeout_seconds: float = 10.0
-    extra: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # webhook: extra, non-secret headers
 
     def __post_init__(self) -> None:
         if self.kind in ("slack", "webhook") and not self.url_env:
-            raise ValueError(f"a {self.kind} channel needs url_env (the variable holding its URL)")
+            raise ValueError(f"url_env is needed for a {self.kind} channel (the variable holding its URL)")
         if self.kind == "email" and not (self.smtp_host and self.sender and self.recipients):
-            raise ValueError("an email channel needs smtp_host, sender and recipients")
+            raise ValueError("smtp_host, sender and recipients are needed for an email channel")
+        if self.username and not self.password_env:
+            raise ValueError("password_env is needed with username (the variable holding the password)")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A daily or weekly summary: top posts, notable shifts and the alerts of the period."""
+
+    name: str
+    channels: tuple[str, ...]
+    period: Literal["daily", "weekly"] = "daily"
+    hour: int = 8  # local hour at which the period ends and the digest is sent
+    weekday: str = "monday"  # weekly digests
+    timezone: str = "UTC"
+    scope: ScopeKind = "all"
+    scope_value: str | None = None
+    top_posts: int = 5
+    shifts: int = 5  # how many notable shifts (by sending country) to list
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise ValueError("channels must name at least one channel")
+        if not 0 <= self.hour <= 23:
+            raise ValueError("hour must be between 0 and 23")
+        if self.weekday.lower() not in WEEKDAYS:
+            raise ValueError(f"weekday must be one of {', '.join(WEEKDAYS)}")
+        if self.scope != "all" and not self.scope_value:
+            raise ValueError(f"scope_value is needed for scope '{self.scope}'")
+        QuietHours.zone(self.timezone)

@@ -21,17 +21,16 @@ from monitor.selection import (
     Selection,
     account_conditions,
     engagement_at_age,
-    engagement_total,
     post_conditions,
     posts_from,
-    utc_day,
 )
+from monitor.sqlparts import engagement, utc_day
 from monitor.summary import account_baselines, is_overperforming, summarise
 
 TOP_POSTS = 10
 MAX_SERIES = 8
 NEGATIVE = case((scores.c.sentiment_label == "negative", 1), else_=0)
-OWN_ENGAGEMENT = case((posts.c.is_repost.is_(False), engagement_total(posts)), else_=0)
+OWN_ENGAGEMENT = case((posts.c.is_repost.is_(False), engagement(posts)), else_=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ def _post_columns() -> list[Any]:
     return [
         posts.c.id, posts.c.url, posts.c.text, posts.c.created_at, posts.c.account_id,
         func.coalesce(accounts.c.display_name, accounts.c.handle).label("account"), accounts.c.country,
-        engagement_total(posts).label("engagement"), engagement_at_age(24).label("e24"),
+        engagement(posts).label("engagement"), engagement_at_age(24).label("e24"),
         scores.c.sentiment_label,
     ]  # fmt: skip
 
@@ -199,7 +198,7 @@ def _top_post(r: Any, ratio: float | None = None) -> TopPost:
 
 
 def _top_engagement(conn: Connection, sel: Selection) -> list[TopPost]:
-    eng = engagement_total(posts)
+    eng = engagement(posts)
     query = _top_query(conn, sel).order_by(eng.desc(), posts.c.id).limit(TOP_POSTS)
     return [_top_post(r) for r in conn.execute(query)]
 

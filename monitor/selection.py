@@ -19,21 +19,16 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
-    Integer,
-    String,
     and_,
     case,
     exists,
-    func,
-    literal_column,
     null,
     or_,
     select,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
-from monitor.schema import UTCDateTime, accounts, engagement_snapshots, post_topics, posts
+from monitor.schema import accounts, engagement_snapshots, post_topics, posts
+from monitor.sqlparts import engagement, plus_seconds
 
 AGES_HOURS = (24, 7 * 24)
 
@@ -135,24 +130,13 @@ def post_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[bool
     return conds
 
 
-def engagement_total(table: Any) -> ColumnElement[int]:
-    """likes + reposts + replies + quotes, a missing count counting as 0."""
-    c = table.c
-    return (
-        func.coalesce(c.likes, 0)
-        + func.coalesce(c.reposts, 0)
-        + func.coalesce(c.replies, 0)
-        + func.coalesce(c.quotes, 0)
-    )
-
-
 def engagement_at_age(hours: int) -> ColumnElement[Any]:
     """Total engagement `hours` after the post was created, NULL where not known (see module doc)."""
     snap = engagement_snapshots.alias(f"snap_{hours}h")
     seen = engagement_snapshots.alias(f"seen_{hours}h")
-    moment = shifted(posts.c.created_at, literal_column(str(int(hours)), Integer))
+    moment = plus_seconds(posts.c.created_at, int(hours) * 3600)
     value = (
-        select(engagement_total(snap))
+        select(engagement(snap))
         .where(snap.c.post_id == posts.c.id, snap.c.observed_at <= moment)
         .order_by(snap.c.observed_at.desc(), snap.c.id.desc())
         .limit(1)
@@ -163,47 +147,3 @@ def engagement_at_age(hours: int) -> ColumnElement[Any]:
         exists().where(and_(seen.c.post_id == posts.c.id, seen.c.observed_at >= moment)),
     )
     return case((observed_later, value), else_=null())
-
-
-class shifted(FunctionElement[datetime]):
-    """`timestamp + N hours`, computed by the database."""
-
-    type = UTCDateTime()
-    name = "shifted"
-    inherit_cache = True
-
-
-@compiles(shifted)
-def _shifted(element: shifted, compiler: Any, **kw: Any) -> str:
-    column, hours = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({column} + {hours} * INTERVAL '1 hour')"
-
-
-@compiles(shifted, "sqlite")
-def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
-    column, hours = (compiler.process(c, **kw) for c in element.clauses)
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff': shift the whole seconds and keep the fraction, so the
-    # result compares as text exactly like stored values. (SQLite's own date functions work in
-    # milliseconds and would round 23:59:59.999999 up to the next day.)
-    modifier = f"'+' || ({hours}) || ' hours'"
-    return f"(strftime('%Y-%m-%d %H:%M:%S', substr({column}, 1, 19), {modifier}) || substr({column}, 20))"
-
-
-class utc_day(FunctionElement[str]):
-    """The UTC calendar day of a timestamp as 'YYYY-MM-DD', whatever the session's time zone."""
-
-    type = String()
-    name = "utc_day"
-    inherit_cache = True
-
-
-@compiles(utc_day)
-def _utc_day(element: utc_day, compiler: Any, **kw: Any) -> str:
-    (column,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-
-
-@compiles(utc_day, "sqlite")
-def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
-    (column,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"substr({column}, 1, 10)"

@@ -15,7 +15,8 @@ from monitor.cli.export import resolve_period
 from monitor.cli.main import cli
 from monitor.cli.report import default_name
 from monitor.schema import posts
-from monitor.selection import Period, Selection, shifted, utc_day
+from monitor.selection import Period, Selection
+from monitor.sqlparts import plus_seconds, utc_day
 from tests.export.test_posts_csv import EXPECTED
 
 
@@ -84,6 +85,8 @@ def test_periods() -> None:
 def test_sql_time_helpers_are_exact_on_both_backends(dataset: Engine) -> None:
     with dataset.connect() as conn:
         row = conn.execute(
-            select(shifted(posts.c.created_at, 24), utc_day(posts.c.created_at)).where(posts.c.id == 10)
+            select(plus_seconds(posts.c.created_at, 24 * 3600), utc_day(posts.c.created_at)).where(
+                posts.c.id == 10
+            )
         ).one()
     assert row == (datetime(2026, 10, 1, 23, 59, 59, 999999, tzinfo=UTC), "2026-09-30")

@@ -1,0 +1,44 @@
+"""Channels send messages: Slack incoming webhooks, email over SMTP, generic JSON webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+import httpx
+
+from alerts.messages import Message
+from alerts.settings import Channel
+
+
+class Notifier(Protocol):
+    """A configured channel.
+
+    `send` delivers one message or raises: `ChannelUnavailable` when trying again later may
+    work (the outbox retries with backoff), `DeliveryRejected` when it will not. It never
+    retries by itself and never logs secrets.
+    """
+
+    name: str
+
+    def send(self, message: Message) -> None: ...
+
+
+def build_notifiers(
+    configured: Iterable[Channel], secrets: Mapping[str, str], http: httpx.Client
+) -> dict[str, Notifier]:
+    """One notifier per configured channel; secrets are looked up by the variable names."""
+    from alerts.channels.email import EmailChannel
+    from alerts.channels.slack import SlackChannel
+    from alerts.channels.webhook import WebhookChannel
+
+    out: dict[str, Notifier] = {}
+    for c in configured:
+        if c.kind == "email":
+            password = secrets.get(c.password_env) if c.password_env else None
+            out[c.name] = EmailChannel(c, password)
+        else:
+            url = secrets.get(c.url_env) if c.url_env else None
+            cls = SlackChannel if c.kind == "slack" else WebhookChannel
+            out[c.name] = cls(c, url, http)
+    return out

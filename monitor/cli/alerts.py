@@ -1,0 +1,137 @@
+"""`diplomonitor alerts ...`: list rules and alerts, evaluate now, test a channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import httpx
+from sqlalchemy import func, select
+
+from alerts.compose import condition, fmt, probe_message
+from alerts.errors import DeliveryError
+from monitor.cli.app import App, emit, output_options, pass_app
+from monitor.schema import alert_events, alert_states, deliveries
+
+
+@click.group()
+def alerts() -> None:
+    """Alert rules, their state, and the channels they are sent to."""
+
+
+@alerts.command("list")
+@click.option("--events", is_flag=True, help="List recent alerts and their deliveries instead of rules.")
+@click.option("--limit", default=50, show_default=True, help="How many recent alerts with --events.")
+@output_options
+@pass_app
+def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
+    """Show each rule and its current state (firing or not), or recent alerts with --events."""
+    if events:
+        _list_events(app, limit, fmt)
+        return
+    with app.ready_engine().connect() as conn:
+        states: dict[str, list[Any]] = {}
+        for s in conn.execute(select(alert_states).order_by(alert_states.c.rule, alert_states.c.scope)):
+            states.setdefault(s.rule, []).append(s)
+    rows = []
+    for rule in app.settings.alerts.rules:
+        base = {"rule": rule.name, "metric": rule.metric, "condition": condition(rule, rule.threshold),
+                "severity": rule.severity, "channels": list(rule.channels)}  # fmt: skip
+        for s in states.get(rule.name) or [None]:
+            rows.append({
+                **base,
+                "scope": s.scope if s else _scope(rule),
+                "state": ("FIRING" if s.firing else "ok") if s else "not evaluated",
+                "value": _value(rule, s.last_value) if s else None,
+                "since": s.changed_at if s else None,
+                "last_fired_at": s.last_fired_at if s else None,
+            })  # fmt: skip
+    emit(rows, ["rule", "scope", "state", "value", "condition", "since", "last_fired_at", "severity",
+                "channels"], fmt)  # fmt: skip
+    if not rows and fmt == "table":
+        click.echo("no alert rules: add [[alerts.rules]] to the config")
+
+
+def _scope(rule: Any) -> str:
+    scope = "all" if rule.scope == "all" else f"{rule.scope}:{rule.scope_value}"
+    return scope + (" (each account)" if rule.per_member else "")
+
+
+def _value(rule: Any, value: float | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value:.2f}" if rule.spike != "none" else fmt(rule.metric, value)
+
+
+def _list_events(app: App, limit: int, output: str) -> None:
+    d = deliveries
+    counts = (
+        select(d.c.event_id, d.c.status, func.count().label("n"))
+        .group_by(d.c.event_id, d.c.status)
+        .subquery()
+    )
+    with app.ready_engine().connect() as conn:
+        events = list(
+            conn.execute(select(alert_events).order_by(alert_events.c.opened_at.desc()).limit(limit))
+        )
+        status: dict[int, dict[str, int]] = {}
+        ids = [e.id for e in events]
+        for r in conn.execute(select(counts).where(counts.c.event_id.in_(ids))):
+            status.setdefault(r.event_id, {})[r.status] = r.n
+    rows = [
+        {"id": e.id, "opened_at": e.opened_at, "rule": e.rule, "scope": e.scope, "severity": e.severity,
+         "title": e.title, "resolved_at": e.resolved_at,
+         "deliveries": " ".join(f"{k}={v}" for k, v in sorted(status.get(e.id, {}).items())) or None}
+        for e in events
+    ]  # fmt: skip
+    emit(rows, ["id", "opened_at", "rule", "scope", "severity", "resolved_at", "deliveries", "title"], output)
+
+
+@alerts.command("check")
+@click.option("--dry-run", is_flag=True, help="Only print what would fire or resolve; change nothing.")
+@click.option("--rule", "names", multiple=True, metavar="NAME", help="Evaluate only this rule (repeatable).")
+@output_options
+@pass_app
+def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
+    """Evaluate the rules now, print each verdict, then send what is due (unless --dry-run)."""
+    from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+
+    known = {r.name for r in app.settings.alerts.rules}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise click.BadParameter(f"no rule named {', '.join(unknown)}", param_hint="--rule")
+    engine = app.ready_engine()
+    report = evaluate_rules(engine, app.settings, now=app.now(), dry_run=dry_run, names=names)
+    verb = {"fire": "would fire", "resolve": "would resolve"} if dry_run else {}
+    rows = [
+        {"rule": o.rule, "scope": o.scope, "condition": o.condition, "met": o.verdict.firing,
+         "action": verb.get(o.action, o.action), "note": o.verdict.note or None}
+        for o in report.outcomes
+    ]  # fmt: skip
+    emit(rows, ["rule", "scope", "condition", "met", "action", "note"], fmt)
+    if dry_run:
+        return
+    with httpx.Client() as http:
+        sent = deliver_pending(engine, app.settings, build_channels(app.settings, http=http), now=app.now())
+    if fmt == "table":
+        click.echo(f"{report.fired} fired, {report.resolved} resolved")
+        click.echo(f"deliveries: {sent.sent} sent, {sent.failed} failed attempts, {sent.pending} pending")
+
+
+@alerts.command("test")
+@click.argument("channel")
+@pass_app
+def test(app: App, channel: str) -> None:
+    """Send a test message to CHANNEL right away (not through the outbox)."""
+    from monitor.alerting import build_channels
+
+    with httpx.Client() as http:
+        channels = build_channels(app.settings, http=http)
+        if channel not in channels:
+            names = ", ".join(sorted(channels)) or "none configured"
+            raise click.ClickException(f"no channel named '{channel}' (channels: {names})")
+        try:
+            channels[channel].send(probe_message(channel, app.now()))
+        except DeliveryError as exc:
+            raise click.ClickException(f"channel '{channel}': {exc}") from None
+    click.echo(f"test message sent to '{channel}'")
