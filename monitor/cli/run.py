@@ -1,0 +1,73 @@
+"""`diplomonitor run`: the long-running service, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import asdict
+from types import FrameType
+
+import click
+
+from monitor.cli.app import App, pass_app
+from monitor.config import ScheduleSettings
+
+log = logging.getLogger("monitor.run")
+JOBS = (*ScheduleSettings().seconds(), "collect-bluesky", "collect-mastodon")
+
+
+@click.command()
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(JOBS),
+    metavar="JOB",
+    help=f"Run only this job (repeatable), e.g. `--only score` for a scoring worker. "
+    f"Jobs: {', '.join(JOBS)}.",
+)
+@pass_app
+def run(app: App, only: tuple[str, ...]) -> None:
+    """Run the service: collect, score, alert and deliver on the [schedule] until stopped.
+
+    Serves /healthz and Prometheus /metrics on [service].health_address. SIGTERM or Ctrl-C
+    lets the batch in hand finish (or roll back) and exits 0 within 10 seconds. Several
+    processes may share one PostgreSQL database; SQLite allows one.
+    """
+    from monitor.db import SchemaOutOfDate
+    from monitor.locks import AlreadyRunning
+    from monitor.logs import configure_logging, settings_secrets
+    from monitor.service import build_service
+
+    settings = app.settings
+    service_settings = settings.service
+    configure_logging(
+        service_settings.log_format,
+        service_settings.log_level,
+        settings_secrets(settings.secrets, settings.database_url),
+    )
+    described = {**settings.describe(), "schedule": asdict(settings.schedule), "only": list(only)}
+    log.info("starting diplomonitor (pid %d)", os.getpid(), extra={"fields": described})
+    try:
+        service = build_service(settings, only=only)
+    except (SchemaOutOfDate, AlreadyRunning, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        where = service_settings.health_address
+        raise click.ClickException(f"cannot serve health checks on {where}: {exc}") from None
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        service.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        service.start()
+        service.wait()
+    finally:
+        left = service.shutdown()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if left:  # worker threads cannot be interrupted: leave now, the database rolls back their batch
+        logging.shutdown()
+        os._exit(0)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from monitor.config import Settings
+from monitor.db import make_engine
+from monitor.jobs import Job
+from monitor.locks import NoLocks
+from monitor.schema import deliveries, service_jobs
+from monitor.service import Service, job_names, make_monitor_engine, wanted_jobs
+from tests.conftest import NOW
+from tests.service.conftest import http_get
+
+
+@dataclass(frozen=True)
+class HostStats:
+    requests: int
+    errors: int
+    rate_limit_waits: int
+    wait_seconds: float
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_service_runs_jobs_serves_health_and_metrics_and_stops(
+    service_settings: Callable[..., Settings], db_url: str
+) -> None:
+    settings = service_settings()
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(deliveries.insert().values(channel="ops", kind="fire", dedup_key="k1", status="failed",
+                                                next_attempt_at=NOW))  # fmt: skip
+    ran: list[str] = []
+
+    def broken(now: datetime, stop: threading.Event) -> None:
+        ran.append("broken")
+        raise RuntimeError("boom")
+
+    jobs = [
+        Job("collect-bluesky", lambda now, stop: ran.append("collect") or {"new_posts": 4}, 0.2),
+        Job(
+            "score",
+            lambda now, stop: ran.append("score") or {"scored": 3, "batches": 1},
+            0.2,
+            exclusive=False,
+        ),
+        Job("alerts", broken, 0.2),
+    ]
+    hosts = {"public.api.bsky.app": HostStats(10, 1, 2, 0.5)}
+    service = Service(
+        settings, engine, jobs, locks=NoLocks(), backlog=lambda eng: 42, host_stats=lambda: hosts
+    )
+    service.start()
+    try:
+        _wait_for(lambda: ran.count("collect") >= 2 and ran.count("broken") >= 2 and ran.count("score") >= 2)
+        assert http_get(service.health.url + "/healthz") == (200, "ok\n")
+        status, metrics = http_get(service.health.url + "/metrics")
+        assert status == 200
+        for line in (
+            'diplomonitor_posts_collected_total{platform="bluesky"}',
+            "diplomonitor_posts_scored_total",
+            'diplomonitor_job_runs_total{job="alerts",outcome="failed"}',
+            'diplomonitor_job_last_success_timestamp_seconds{job="score"}',
+            'diplomonitor_job_duration_seconds_count{job="collect-bluesky"}',
+            "diplomonitor_unscored_posts 42.0",
+            'diplomonitor_alert_deliveries{status="failed"} 1.0',
+            'diplomonitor_alert_deliveries{status="pending"} 0.0',
+            "diplomonitor_database_up 1.0",
+            'diplomonitor_http_requests_total{host="public.api.bsky.app"} 10.0',
+            'diplomonitor_http_rate_limit_waits_total{host="public.api.bsky.app"} 2.0',
+        ):
+            assert line in metrics, line
+        assert 'diplomonitor_job_last_success_timestamp_seconds{job="alerts"}' not in metrics
+        assert http_get(service.health.url + "/nope")[0] == 404
+    finally:
+        assert service.shutdown() == []
+    assert service.stop.is_set() and not service.scheduler.running
+    check = make_engine(db_url)
+    with check.connect() as conn:
+        rows = {r.name: r.status for r in conn.execute(select(service_jobs))}
+    check.dispose()
+    assert rows == {"collect-bluesky": "ok", "alerts": "failed"}  # the shared score job claims nothing
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(service_settings: Callable[..., Settings]) -> None:
+    settings = service_settings()
+    engine = make_engine(settings.database_url)
+    closed = make_monitor_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
+    service = Service(settings, engine, [], locks=NoLocks(), monitor_engine=closed)
+    service.start()
+    try:
+        status, body = http_get(service.health.url + "/healthz")
+        assert (status, body) == (503, "database does not answer\n")
+        metrics = http_get(service.health.url + "/metrics")[1]
+        assert "diplomonitor_database_up 0.0" in metrics
+        service.request_stop()
+        assert http_get(service.health.url + "/healthz")[1].startswith("scheduler is not running")
+    finally:
+        service.shutdown()
+
+
+def test_stop_waits_for_the_batch_in_hand_then_gives_up(service_settings: Callable[..., Settings]) -> None:
+    settings = service_settings(service="stop_seconds = 0.5")
+    engine = make_engine(settings.database_url)
+    started, batches, stubborn_release = threading.Event(), [], threading.Event()
+
+    def polite(now: datetime, stop: threading.Event) -> int:
+        started.set()
+        while not stop.is_set():
+            batches.append(1)
+            time.sleep(0.01)
+        return len(batches)
+
+    def stubborn(now: datetime, stop: threading.Event) -> None:
+        stubborn_release.wait(30)
+
+    service = Service(settings, engine, [Job("score", polite, 60, exclusive=False),
+                                         Job("profiles", stubborn, 60)], locks=NoLocks())  # fmt: skip
+    service.start()
+    assert started.wait(10)
+    _wait_for(lambda: service.runner.active() == ["profiles", "score"])
+    begun = time.monotonic()
+    service.request_stop()
+    assert service.shutdown() == ["profiles"]  # polite finished its batch; stubborn is reported
+    assert time.monotonic() - begun < 2
+    stubborn_release.set()
+    assert service.runner.wait_idle(10) == []
+    engine.dispose()
+
+
+def test_job_selection(service_settings: Callable[..., Settings]) -> None:
+    accounts = ('[[accounts]]\nplatform = "mastodon"\nhandle = "bmi@social.bund.de"\ncountry = "DE"\n'
+                'kind = "ministry"\n')  # fmt: skip
+    settings = service_settings(accounts)
+    assert job_names(settings) == ["collect-mastodon", "engagement", "profiles", "resolve", "score", "alerts",
+                                   "deliver"]  # fmt: skip
+    assert wanted_jobs(settings, ["score"]) == ["score"]
+    assert wanted_jobs(settings, ["collect", "deliver"]) == ["collect-mastodon", "deliver"]
+    with pytest.raises(ValueError, match="no job collect-bluesky in this configuration"):
+        wanted_jobs(settings, ["collect-bluesky"])
+    assert job_names(service_settings()) == ["score", "alerts", "deliver"]  # nothing to collect
