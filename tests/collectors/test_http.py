@@ -139,4 +139,7 @@ def test_budget_spreads_requests_under_real_threads(fast: CollectSettings) -> No
         server.stop()
     times = sorted(s.at for s in server.seen)
     assert max(sum(1 for t in times if s <= t < s + 0.3) for s in times) <= 6
-    assert registry.stats()[server.host].rate_limit_waits >= 6
+    # 12 requests at 6 per window cannot fit in one window, however fast or slow the machine is;
+    # how many of them had to wait depends on timing, so only "some did" is asserted.
+    assert times[-1] - times[0] >= 0.3 - 0.01
+    assert registry.stats()[server.host].rate_limit_waits >= 1
