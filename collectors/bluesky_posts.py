@@ -65,25 +65,14 @@ def feed_item_to_post(item: Mapping[str, Any]) -> Post | None:
     # The repost record's own uri when the AppView sends it; else one key per (reposter, post).
     key = reason.get("uri") or f"{post.uri}#repost-by-{by['did']}"
     reposted_at = parse_time(reason.get("indexedAt")) or post.created_at
-    return Post(
-        platform=PLATFORM,
+    return post.shared_by(
         uri=key,
         author_id=by["did"],
         author_handle=by.get("handle") or by["did"],
-        text=post.text,
-        created_at=reposted_at,
+        at=reposted_at,
         native_id=reason.get("cid"),
         url=post.url,
         indexed_at=reposted_at,
-        languages=post.languages,
-        is_repost=True,
-        repost_of_uri=post.uri,
-        repost_of_author=post.author_handle,
-        quote_of_uri=post.quote_of_uri,
-        links=post.links,
-        hashtags=post.hashtags,
-        mentions=post.mentions,
-        engagement=Engagement(),
         raw={"reason": dict(reason), "subject": dict(post.raw)},
     )
 

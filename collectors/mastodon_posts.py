@@ -32,23 +32,13 @@ def status_to_post(status: Mapping[str, Any], instance: str) -> Post:
     if isinstance(boosted, Mapping):
         original = status_to_post(boosted, instance)
         at = as_time(status.get("created_at")) or original.created_at
-        return Post(
-            platform=PLATFORM,
+        return original.shared_by(
             uri=str(status.get("uri")),
             author_id=str(account.get("id")),
             author_handle=handle,
-            text=original.text,
-            created_at=at,
+            at=at,
             native_id=str(status.get("id")),
             url=status.get("url") or original.url,
-            languages=original.languages,
-            is_repost=True,
-            repost_of_uri=original.uri,
-            repost_of_author=original.author_handle,
-            links=original.links,
-            hashtags=original.hashtags,
-            mentions=original.mentions,
-            engagement=Engagement(),
             raw={"reblog_of": original.uri, "id": str(status.get("id"))},
         )
     plain = html_to_text(str(status.get("content") or ""))

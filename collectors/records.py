@@ -6,7 +6,7 @@ Nothing here knows about the database or the schedule; `monitor.store` saves the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -89,6 +89,41 @@ class Post:
     edited_at: datetime | None = None
     engagement: Engagement = field(default_factory=Engagement)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def shared_by(
+        self,
+        *,
+        uri: str,
+        author_id: str,
+        author_handle: str,
+        at: datetime,
+        native_id: str | None,
+        url: str | None,
+        raw: Mapping[str, Any],
+        indexed_at: datetime | None = None,
+    ) -> Post:
+        """This post as reposted (boosted) by a watched account: flagged and linked to the original.
+
+        The engagement stays empty: the original's likes belong to its author, not the reposter.
+        """
+        return replace(
+            self,
+            uri=uri,
+            author_id=author_id,
+            author_handle=author_handle,
+            created_at=at,
+            native_id=native_id,
+            url=url,
+            indexed_at=indexed_at,
+            reply_parent_uri=None,
+            reply_root_uri=None,
+            is_repost=True,
+            repost_of_uri=self.uri,
+            repost_of_author=self.author_handle,
+            edited_at=None,
+            engagement=Engagement(),
+            raw=raw,
+        )
 
     @property
     def is_reply(self) -> bool:
