@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from alerts.settings import Rule
-from monitor.alerting import evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
 from monitor.config import AlertsSettings, Settings
 from monitor.db import make_engine, upgrade
 from monitor.schema import alert_events, alert_states, deliveries, metadata, posts

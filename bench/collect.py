@@ -96,10 +96,10 @@ def _config(
 
 
 def _round(config: Path) -> tuple[float, Any]:
+    from monitor.collection.rounds import build_collectors, collect_round
+    from monitor.collection.store import sync_accounts
     from monitor.config import load_settings
     from monitor.db import make_engine, upgrade
-    from monitor.pipeline import build_collectors, collect_round
-    from monitor.store import sync_accounts
 
     settings = load_settings(config, {})
     upgrade(settings.database_url)

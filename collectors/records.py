@@ -1,6 +1,6 @@
 """The collectors' vocabulary: plain, immutable records produced from platform payloads.
 
-Nothing here knows about the database or the schedule; `monitor.store` saves these.
+Nothing here knows about the database or the schedule; `monitor.collection.store` saves these.
 """
 
 from __future__ import annotations

@@ -291,7 +291,7 @@ deliveries = Table(
 )
 
 # One row per exclusive scheduled job: the period it was last claimed for, so that several
-# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.jobs).
+# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.service.jobs).
 service_jobs = Table(
     "service_jobs",
     metadata,

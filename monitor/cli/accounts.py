@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from monitor.accounts import import_accounts, read_accounts_csv
 from monitor.cli.app import App, emit, output_options, pass_app
+from monitor.collection.store import SyncReport, sync_accounts
 from monitor.config import ConfigError
 from monitor.db import reading
 from monitor.schema import accounts as accounts_table
-from monitor.store import SyncReport, sync_accounts
 
 
 @click.group()
@@ -67,7 +67,7 @@ def sync(app: App, no_resolve: bool) -> None:
 
 
 def _resolve(app: App) -> None:
-    from monitor.pipeline import build_collectors, resolve_accounts
+    from monitor.collection.rounds import build_collectors, resolve_accounts
 
     collectors = build_collectors(app.settings)
     try:

@@ -94,7 +94,7 @@ def _list_events(app: App, limit: int, output: str) -> None:
 @pass_app
 def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     """Evaluate the rules now, print each verdict, then send what is due (unless --dry-run)."""
-    from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+    from monitor.alerting.evaluate import build_channels, deliver_pending, evaluate_rules
 
     known = {r.name for r in app.settings.alerts.rules}
     unknown = [n for n in names if n not in known]
@@ -123,7 +123,7 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
 @pass_app
 def test(app: App, channel: str) -> None:
     """Send a test message to CHANNEL right away (not through the outbox)."""
-    from monitor.alerting import build_channels
+    from monitor.alerting.evaluate import build_channels
 
     with httpx.Client() as http:
         channels = build_channels(app.settings, http=http)

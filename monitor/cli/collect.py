@@ -27,7 +27,7 @@ def collect(app: App, platform: str | None, handle: str | None, since: datetime 
     Accounts failing or gone are skipped until their next attempt; `diplomonitor status`
     shows each account's health.
     """
-    from monitor.pipeline import build_collectors, collect_round, due_targets
+    from monitor.collection.rounds import build_collectors, collect_round, due_targets
 
     engine = app.ready_engine()
     now = app.now()

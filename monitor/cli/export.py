@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 
 from monitor.cli.app import App, pass_app
 from monitor.db import reading
-from monitor.export import export_posts
-from monitor.selection import Period, Selection
-from monitor.summary import GROUPINGS, export_summary
+from monitor.reporting.posts_csv import export_posts
+from monitor.reporting.selection import Period, Selection
+from monitor.reporting.summary import GROUPINGS, export_summary
 
 F = TypeVar("F", bound=Callable[..., Any])
 

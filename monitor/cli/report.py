@@ -9,9 +9,9 @@ import click
 
 from monitor.cli.app import App, pass_app
 from monitor.cli.export import open_output, period_options, read_connection, resolve_period
-from monitor.report import gather_report
-from monitor.report_html import render_report
-from monitor.selection import Selection
+from monitor.reporting.gather import gather_report
+from monitor.reporting.html import render_report
+from monitor.reporting.selection import Selection
 
 
 @click.command()

@@ -35,9 +35,9 @@ def run(app: App, only: tuple[str, ...]) -> None:
     processes may share one PostgreSQL database; SQLite allows one.
     """
     from monitor.db import SchemaOutOfDate
-    from monitor.locks import AlreadyRunning
-    from monitor.logs import configure_logging, settings_secrets
-    from monitor.service import build_service
+    from monitor.service.locks import AlreadyRunning
+    from monitor.service.logs import configure_logging, settings_secrets
+    from monitor.service.scheduler import build_service
 
     settings = app.settings
     service_settings = settings.service

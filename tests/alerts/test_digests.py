@@ -12,8 +12,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from alerts.settings import Channel, Digest
-from monitor.alerting import build_channels, evaluate_rules, send_digests
-from monitor.digests import period_ending
+from monitor.alerting.digests import period_ending
+from monitor.alerting.evaluate import build_channels, evaluate_rules, send_digests
 from tests.alerts.conftest import LOOPBACK, H, Mailbox, free_port, rule, settings
 from tests.conftest import NOW
 

@@ -9,9 +9,9 @@ from sqlalchemy import Engine, select
 
 from alerts.compose import probe_message
 from alerts.settings import Channel
-from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+from monitor.alerting.evaluate import build_channels, deliver_pending, evaluate_rules
+from monitor.alerting.outbox import backoff, claim, enqueue
 from monitor.db import make_engine
-from monitor.outbox import backoff, claim, enqueue
 from monitor.schema import deliveries
 from tests.alerts.conftest import H, Receiver, rule, settings
 from tests.conftest import NOW

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from alerts.settings import Channel
-from monitor.alerting import evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
 from monitor.db import make_engine
 from monitor.schema import alert_events, alert_states, deliveries, posts
 from tests.alerts.conftest import H, rule, settings

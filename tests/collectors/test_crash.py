@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from monitor.pipeline import build_collectors, collect_round
+from monitor.collection.rounds import build_collectors, collect_round
+from monitor.collection.store import sync_accounts
 from monitor.schema import collection_state, posts
-from monitor.store import sync_accounts
 from tests.collectors.payloads import post_view
 from tests.collectors.servers import Fault
 from tests.collectors.test_pipeline import ACCOUNTS, DID, HANDLE
@@ -24,7 +24,7 @@ import sys
 from datetime import datetime
 from monitor.config import load_settings
 from monitor.db import make_engine
-from monitor.pipeline import build_collectors, collect_round
+from monitor.collection.rounds import build_collectors, collect_round
 s = load_settings(sys.argv[1], {})
 collect_round(make_engine(s.database_url), s, build_collectors(s), platform="bluesky",
               now=datetime.fromisoformat(sys.argv[2]))

@@ -10,14 +10,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from collectors.protocol import Collector
-from monitor.config import Settings
-from monitor.pipeline import (
+from monitor.collection.rounds import (
     build_collectors,
     collect_round,
     refresh_engagement,
     refresh_profiles,
     resolve_accounts,
 )
+from monitor.collection.store import sync_accounts
+from monitor.config import Settings
 from monitor.schema import (
     account_handles,
     accounts,
@@ -27,7 +28,6 @@ from monitor.schema import (
     posts,
     profile_snapshots,
 )
-from monitor.store import sync_accounts
 from tests.collectors.conftest import MASTO_DOMAIN
 from tests.collectors.payloads import post_view, status
 from tests.collectors.servers import FakeBluesky, FakeMastodon, Fault

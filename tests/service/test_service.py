@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from monitor.config import Settings
 from monitor.db import make_engine
-from monitor.jobs import Job
-from monitor.locks import NoLocks
 from monitor.schema import deliveries, service_jobs
-from monitor.service import Service, job_names, make_monitor_engine, wanted_jobs
+from monitor.service.jobs import Job
+from monitor.service.locks import NoLocks
+from monitor.service.scheduler import Service, job_names, make_monitor_engine, wanted_jobs
 from tests.conftest import NOW
 from tests.service.conftest import http_get
 

@@ -25,12 +25,12 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from collectors.records import PLATFORMS
+from monitor.collection.store import sync_accounts
 from monitor.config import Settings
 from monitor.db import make_engine, require_current
-from monitor.health import HealthServer, ServiceMetrics, StateCollector, database_answers
-from monitor.jobs import Job, JobRunner
-from monitor.locks import JobLocks, make_locks
-from monitor.store import sync_accounts
+from monitor.service.health import HealthServer, ServiceMetrics, StateCollector, database_answers
+from monitor.service.jobs import Job, JobRunner
+from monitor.service.locks import JobLocks, make_locks
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class AlignedInterval(BaseTrigger):
     """Fires at once, then at every multiple of `seconds` since the Unix epoch (UTC).
 
     Aligned periods make every process fire a job at the same instants, which is what lets
-    them agree on "this period's run" (monitor.jobs).
+    them agree on "this period's run" (monitor.service.jobs).
     """
 
     __slots__ = ("seconds",)
@@ -246,13 +246,13 @@ class _Parts:
         self.collectors: dict[str, Any] = {}
         self.channels: dict[str, Any] = {}
         if any(n.startswith("collect-") or n in ("engagement", "profiles", "resolve") for n in names):
-            import monitor.pipeline as pipeline
+            import monitor.collection.rounds as pipeline
             from collectors.http import host_stats
 
             self.collectors = pipeline.build_collectors(settings)
             self.host_stats = host_stats
         if any(n in ("deliver", "digests") for n in names):
-            import monitor.alerting as alerting
+            import monitor.alerting.evaluate as alerting
 
             self.channels = alerting.build_channels(settings)
 
@@ -265,8 +265,8 @@ class _Parts:
                    quiet_errors=self._quiet(kind))  # fmt: skip
 
     def _function(self, kind: str, platform: str) -> Callable[[datetime, threading.Event], Any]:
-        import monitor.alerting as alerting
-        import monitor.pipeline as pipeline
+        import monitor.alerting.evaluate as alerting
+        import monitor.collection.rounds as pipeline
         import monitor.scoring as scoring
 
         e, s, c, ch = self.engine, self.settings, self.collectors, self.channels

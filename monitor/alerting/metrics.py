@@ -115,7 +115,7 @@ def window_stats(
     if rule.metric == "silence":
         return _silence(conn, rule, group, ids, now)
     if rule.metric == "overperformance":
-        from monitor.overperformance import overperformance
+        from monitor.alerting.overperformance import overperformance
 
         return overperformance(conn, rule, group, ids, now)
     cells = _bucketed(conn, rule, ids, now) if ids else {}

@@ -26,9 +26,9 @@ from alerts.channels import Notifier
 from alerts.errors import DeliveryError, DeliveryRejected
 from alerts.messages import Message
 from alerts.quiet import QuietHours
+from monitor.collection.store import insert
 from monitor.config import AlertsSettings, Settings
 from monitor.schema import deliveries
-from monitor.store import insert
 
 log = logging.getLogger(__name__)
 OPEN = ("pending", "sending")

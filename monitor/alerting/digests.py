@@ -18,10 +18,10 @@ from alerts.compose import Shift, digest_message
 from alerts.messages import Message
 from alerts.quiet import QuietHours
 from alerts.settings import WEEKDAYS, Digest
-from monitor.aggregate import in_scope, load_accounts, post_filters
+from monitor.alerting.evidence import COLUMNS, post_ref
+from monitor.alerting.metrics import in_scope, load_accounts, post_filters
+from monitor.alerting.outbox import deliver_pending, enqueue
 from monitor.config import Settings
-from monitor.evidence import COLUMNS, post_ref
-from monitor.outbox import deliver_pending, enqueue
 from monitor.schema import accounts, alert_events, deliveries, posts, scores
 from monitor.sqlparts import all_of, engagement
 

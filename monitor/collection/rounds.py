@@ -21,9 +21,8 @@ from collectors.http import Clock, HostRegistry
 from collectors.mastodon import MastodonCollector
 from collectors.protocol import Collector
 from collectors.records import UNAVAILABLE, Identity, KnownPost
-from monitor.config import Settings
-from monitor.fanout import run_each
-from monitor.store import (
+from monitor.collection.fanout import run_each
+from monitor.collection.store import (
     mark_deleted,
     recent_posts,
     record_unavailable,
@@ -32,7 +31,8 @@ from monitor.store import (
     save_profile,
     update_state,
 )
-from monitor.walk import AccountResult, Target, collect_account, load_targets, resolve_target
+from monitor.collection.walk import AccountResult, Target, collect_account, load_targets, resolve_target
+from monitor.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from alerts.channels import Notifier, build_notifiers
 from alerts.compose import AlertInfo, alert_message, condition
 from alerts.rules import Verdict, WindowStats, judge
 from alerts.settings import Rule
-from monitor.aggregate import AccountRow, Member, load_accounts, members, window_stats
+from monitor.alerting.digests import send_digests
+from monitor.alerting.evidence import top_posts
+from monitor.alerting.metrics import AccountRow, Member, load_accounts, members, window_stats
+from monitor.alerting.outbox import DeliveryReport, deliver_pending, enqueue
+from monitor.collection.store import insert
 from monitor.config import Settings
-from monitor.digests import send_digests
-from monitor.evidence import top_posts
-from monitor.outbox import DeliveryReport, deliver_pending, enqueue
 from monitor.schema import alert_events, alert_states
-from monitor.store import insert
 
 __all__ = [
     "DeliveryReport",

@@ -20,8 +20,7 @@ from collectors.errors import CollectorError, Gone
 from collectors.protocol import Collector
 from collectors.records import UNAVAILABLE, Floor, Identity
 from collectors.settings import CollectSettings
-from monitor.schema import accounts, collection_state
-from monitor.store import (
+from monitor.collection.store import (
     record_failure,
     record_success,
     record_unavailable,
@@ -29,6 +28,7 @@ from monitor.store import (
     save_posts,
     update_state,
 )
+from monitor.schema import accounts, collection_state
 
 log = logging.getLogger(__name__)
 Outcome = Literal["ok", "failed", "unavailable", "stopped"]
