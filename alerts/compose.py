@@ -94,12 +94,16 @@ def _facts(rule: Rule, a: AlertInfo) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
+def alert_title(rule: Rule, scope: str, value: float | None, *, kind: str) -> str:
+    """The one-line title of an alert that fired or went back to normal (stored with the event)."""
+    if kind == "resolve":
+        return f"Back to normal: {rule.name} ({scope})"
+    return f"{rule.name}: {condition(rule, value)} ({scope})"
+
+
 def alert_message(rule: Rule, a: AlertInfo, posts: Sequence[PostRef], *, kind: str, key: str) -> Message:
     """The message for an alert that fired (`kind="fire"`) or went back to normal ("resolve")."""
-    if kind == "resolve":
-        title = f"Back to normal: {rule.name} ({a.scope})"
-    else:
-        title = f"{rule.name}: {condition(rule, a.value)} ({a.scope})"
+    title = alert_title(rule, a.scope, a.value, kind=kind)
     sections = (Section("Posts behind it", posts=tuple(posts)),) if posts and kind == "fire" else ()
     data: dict[str, Any] = {
         "event_id": a.event_id,

@@ -96,8 +96,9 @@ def _config(
 
 
 def _round(config: Path) -> tuple[float, Any]:
-    from monitor.collection.rounds import build_collectors, collect_round
-    from monitor.collection.store import sync_accounts
+    from monitor.accounts import sync_accounts
+    from monitor.collection.rounds import collect_round
+    from monitor.compose import build_collectors
     from monitor.config import load_settings
     from monitor.db import make_engine, upgrade
 
@@ -108,7 +109,7 @@ def _round(config: Path) -> tuple[float, Any]:
         sync_accounts(conn, settings.accounts, datetime.now(UTC))
     collectors = build_collectors(settings)
     started = time.perf_counter()
-    report = collect_round(engine, settings, collectors)
+    report = collect_round(engine, settings.collect, collectors)
     elapsed = time.perf_counter() - started
     for c in collectors.values():
         c.close()

@@ -150,7 +150,8 @@ def phase_full(a: dict[str, Any]) -> dict[str, Any]:
 
     from collectors.records import Post
     from models.scorer import Scorer
-    from monitor.collection.store import save_posts, sync_accounts
+    from monitor.accounts import sync_accounts
+    from monitor.collection.store import save_posts
     from monitor.config import Account
     from monitor.db import make_engine, upgrade
     from monitor.scoring import score_pending

@@ -56,7 +56,8 @@ def _fill(url: str, texts: list[tuple[str, str]]) -> None:
     from sqlalchemy import text
 
     from collectors.records import Post
-    from monitor.collection.store import save_posts, sync_accounts
+    from monitor.accounts import sync_accounts
+    from monitor.collection.store import save_posts
     from monitor.config import Account
     from monitor.db import make_engine
     from monitor.schema import metadata

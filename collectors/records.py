@@ -50,7 +50,7 @@ class Profile:
 
     platform: str
     platform_id: str
-    handle: str
+    handle: str | None  # as the platform reports it now; None when it has none to trust
     display_name: str | None
     followers: int | None
     following: int | None

@@ -110,19 +110,6 @@ class ScheduleSettings:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
-    def seconds(self) -> dict[str, float]:
-        """Each job's period in seconds, by job name."""
-        return {
-            "collect": self.collect_minutes * 60,
-            "engagement": self.engagement_minutes * 60,
-            "profiles": self.profiles_minutes * 60,
-            "resolve": self.resolve_minutes * 60,
-            "score": self.score_minutes * 60,
-            "alerts": self.alerts_minutes * 60,
-            "deliver": self.deliver_seconds,
-            "digests": self.digests_minutes * 60,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:

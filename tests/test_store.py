@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from collectors.records import Engagement, Identity, Post, Profile
+from monitor.accounts import sync_accounts
 from monitor.collection.store import (
     record_failure,
     record_success,
@@ -12,7 +13,6 @@ from monitor.collection.store import (
     save_identity,
     save_posts,
     save_profile,
-    sync_accounts,
 )
 from monitor.config import Account
 from monitor.schema import (

@@ -1,27 +1,26 @@
 """Daily or weekly digests: top posts, notable shifts by sending country, alerts of the period.
 
-A digest covers the period that ended most recently at `hour` local time; it goes through the
-outbox under the key `digest:NAME:END`, so calling `send_digests` every few minutes sends each
-period once, and a channel that is down gets it later.
+A digest covers the period that ended most recently at `hour` local time; it goes into the
+outbox under the key `digest:NAME:END`, so calling `enqueue_digests` every few minutes stores
+each period once; the `deliver` job sends it, and a channel that is down gets it later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
 
-from alerts.channels import Notifier
 from alerts.compose import Shift, digest_message
 from alerts.messages import Message
 from alerts.quiet import QuietHours
 from alerts.settings import WEEKDAYS, Digest
 from monitor.alerting.evidence import COLUMNS, post_ref
-from monitor.alerting.metrics import in_scope, load_accounts, post_filters
-from monitor.alerting.outbox import deliver_pending, enqueue
-from monitor.config import Settings
+from monitor.alerting.outbox import enqueue
+from monitor.alerting.scope import in_scope, load_accounts, post_filters
+from monitor.config import AlertsSettings
 from monitor.schema import accounts, alert_events, deliveries, posts, scores
 from monitor.sqlparts import all_of, engagement
 
@@ -43,13 +42,11 @@ def period_ending(digest: Digest, now: datetime) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def send_digests(
-    engine: Engine, settings: Settings, channels: Mapping[str, Notifier], *, now: datetime | None = None
-) -> int:
-    """Enqueue each digest whose period has ended and not been sent yet, then deliver; count enqueued."""
+def enqueue_digests(engine: Engine, settings: AlertsSettings, *, now: datetime | None = None) -> int:
+    """Enqueue each digest whose period has ended and is not in the outbox yet; count those enqueued."""
     now = now or datetime.now(UTC)
     count = 0
-    for d in settings.alerts.digests:
+    for d in settings.digests:
         start, end = period_ending(d, now)
         key = f"digest:{d.name}:{end.isoformat()}"
         with engine.begin() as conn:
@@ -62,8 +59,6 @@ def send_digests(
                 continue
             message = build_digest(conn, d, start, end, key)
             count += sum(enqueue(conn, c, message, event_id=None, now=now) for c in d.channels)
-    if count:
-        deliver_pending(engine, settings, channels, now=now)
     return count
 
 

@@ -15,30 +15,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from alerts.channels import Notifier, build_notifiers
-from alerts.compose import AlertInfo, alert_message, condition
+from alerts.compose import AlertInfo, alert_message, alert_title, condition
 from alerts.rules import Verdict, WindowStats, judge
 from alerts.settings import Rule
-from monitor.alerting.digests import send_digests
 from monitor.alerting.evidence import top_posts
-from monitor.alerting.metrics import AccountRow, Member, load_accounts, members, window_stats
-from monitor.alerting.outbox import DeliveryReport, deliver_pending, enqueue
-from monitor.collection.store import insert
-from monitor.config import Settings
+from monitor.alerting.metrics import window_stats
+from monitor.alerting.outbox import enqueue
+from monitor.alerting.scope import AccountRow, Member, load_accounts, members
+from monitor.config import AlertsSettings
 from monitor.schema import alert_events, alert_states
+from monitor.sqlparts import insert
 
-__all__ = [
-    "DeliveryReport",
-    "EvaluationReport",
-    "Outcome",
-    "build_channels",
-    "deliver_pending",
-    "evaluate_rules",
-    "send_digests",
-]
 log = logging.getLogger(__name__)
 
 
@@ -60,15 +49,9 @@ class EvaluationReport:
     outcomes: tuple[Outcome, ...] = ()
 
 
-def build_channels(settings: Settings, *, http: httpx.Client | None = None) -> dict[str, Notifier]:
-    """The configured channels, sharing one HTTP client (pass one to inject a transport)."""
-    client = http or httpx.Client(follow_redirects=False, headers={"User-Agent": "diplomonitor"})
-    return build_notifiers(settings.alerts.channels, settings.secrets, client)
-
-
 def evaluate_rules(
     engine: Engine,
-    settings: Settings,
+    settings: AlertsSettings,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -77,7 +60,7 @@ def evaluate_rules(
     """Evaluate every rule (or those named) now; with `dry_run`, only say what would change."""
     now = now or datetime.now(UTC)
     outcomes: list[Outcome] = []
-    for rule in settings.alerts.rules:
+    for rule in settings.rules:
         if names and rule.name not in names:
             continue
         # A dry run's connection is never committed: leaving the block rolls it back.
@@ -177,8 +160,7 @@ def _open(
 ) -> int | None:
     start = now - timedelta(hours=rule.window_hours)
     posts = top_posts(conn, rule, m, stats, now)
-    info = AlertInfo(0, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
-    title = alert_message(rule, info, posts, kind="fire", key="").title
+    title = alert_title(rule, m.label, verdict.value, kind="fire")
     details = {
         "label": m.label,
         "posts": [asdict(p) for p in posts],

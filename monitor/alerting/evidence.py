@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from alerts.messages import PostRef, excerpt
 from alerts.rules import WindowStats
 from alerts.settings import Rule
-from monitor.alerting.metrics import Member, rule_filters
+from monitor.alerting.scope import Member, rule_filters
 from monitor.schema import post_topics, posts, scores
 from monitor.sqlparts import all_of, engagement, keyword_match
 

@@ -7,11 +7,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from monitor.accounts import import_accounts, read_accounts_csv
+from monitor.accounts import SyncReport, import_accounts, read_accounts_csv, sync_accounts
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.collection.store import SyncReport, sync_accounts
-from monitor.config import ConfigError
 from monitor.db import reading
+from monitor.errors import ConfigError
 from monitor.schema import accounts as accounts_table
 
 
@@ -67,11 +66,12 @@ def sync(app: App, no_resolve: bool) -> None:
 
 
 def _resolve(app: App) -> None:
-    from monitor.collection.rounds import build_collectors, resolve_accounts
+    from monitor.collection.rounds import resolve_accounts
+    from monitor.compose import build_collectors
 
     collectors = build_collectors(app.settings)
     try:
-        report = resolve_accounts(app.engine, app.settings, collectors, now=app.now())
+        report = resolve_accounts(app.engine, app.settings.collect, collectors, now=app.now())
     finally:
         for c in collectors.values():
             c.close()

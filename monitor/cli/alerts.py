@@ -94,14 +94,16 @@ def _list_events(app: App, limit: int, output: str) -> None:
 @pass_app
 def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     """Evaluate the rules now, print each verdict, then send what is due (unless --dry-run)."""
-    from monitor.alerting.evaluate import build_channels, deliver_pending, evaluate_rules
+    from monitor.alerting.evaluate import evaluate_rules
+    from monitor.alerting.outbox import deliver_pending
+    from monitor.compose import build_channels
 
     known = {r.name for r in app.settings.alerts.rules}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise click.BadParameter(f"no rule named {', '.join(unknown)}", param_hint="--rule")
     engine = app.ready_engine()
-    report = evaluate_rules(engine, app.settings, now=app.now(), dry_run=dry_run, names=names)
+    report = evaluate_rules(engine, app.settings.alerts, now=app.now(), dry_run=dry_run, names=names)
     verb = {"fire": "would fire", "resolve": "would resolve"} if dry_run else {}
     rows = [
         {"rule": o.rule, "scope": o.scope, "condition": o.condition, "met": o.verdict.firing,
@@ -112,7 +114,8 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     if dry_run:
         return
     with httpx.Client() as http:
-        sent = deliver_pending(engine, app.settings, build_channels(app.settings, http=http), now=app.now())
+        channels = build_channels(app.settings, http=http)
+        sent = deliver_pending(engine, app.settings.alerts, channels, now=app.now())
     if fmt == "table":
         click.echo(f"{report.fired} fired, {report.resolved} resolved")
         click.echo(f"deliveries: {sent.sent} sent, {sent.failed} failed attempts, {sent.pending} pending")
@@ -123,7 +126,7 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
 @pass_app
 def test(app: App, channel: str) -> None:
     """Send a test message to CHANNEL right away (not through the outbox)."""
-    from monitor.alerting.evaluate import build_channels
+    from monitor.compose import build_channels
 
     with httpx.Client() as http:
         channels = build_channels(app.settings, http=http)

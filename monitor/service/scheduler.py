@@ -1,10 +1,9 @@
-"""`diplomonitor run`: the one place that schedules, and `build_service`, the one that composes.
+"""`diplomonitor run`: the one place that schedules.
 
-`build_service(settings)` builds the real collectors, scorer and channels and hands each job
-what it needs; `Service` runs them on an APScheduler 3 background scheduler (one run of a job
-at a time, missed runs coalesced), serves `/healthz` and `/metrics`, and stops cleanly: on
-`request_stop()` (SIGTERM) every job sees the shared `stop` event, finishes or rolls back the
-batch in hand, and `shutdown()` waits for them up to `[service].stop_seconds`.
+`Service` runs the jobs that monitor.compose built on an APScheduler 3 background scheduler
+(one run of a job at a time, missed runs coalesced), serves `/healthz` and `/metrics`, and
+stops cleanly: on `request_stop()` (SIGTERM) every job sees the shared `stop` event, finishes
+or rolls back the batch in hand, and `shutdown()` waits for them up to `[service].stop_seconds`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,16 +19,12 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from collectors.records import PLATFORMS
-from monitor.collection.store import sync_accounts
-from monitor.config import Settings
-from monitor.db import make_engine, require_current
+from monitor.config import ServiceSettings
 from monitor.service.health import HealthServer, ServiceMetrics, StateCollector, database_answers
 from monitor.service.jobs import Job, JobRunner
-from monitor.service.locks import JobLocks, make_locks
+from monitor.service.locks import JobLocks
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +59,7 @@ class Service:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: ServiceSettings,
         engine: Engine,
         jobs: Sequence[Job],
         *,
@@ -75,6 +69,7 @@ class Service:
         host_stats: Callable[[], Any] | None = None,
         on_close: Sequence[Callable[[], Any]] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        health_address: str | None = None,
     ):
         self.settings, self.engine, self.jobs, self.locks = settings, engine, list(jobs), locks
         self.monitor_engine = monitor_engine or engine
@@ -84,12 +79,13 @@ class Service:
         self.metrics.registry.register(StateCollector(self.monitor_engine, backlog, host_stats))
         self.runner = JobRunner(engine, locks, self.stop, self.metrics, clock)
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(settings.service.workers)}
+            timezone=UTC, executors={"default": ThreadPoolExecutor(settings.workers)}
         )
         self.scheduler.add_listener(
             self._scheduler_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
-        self.health = HealthServer(settings.service.health_address, self.metrics.registry, self.problems)
+        address = health_address or settings.health_address
+        self.health = HealthServer(address, self.metrics.registry, self.problems)
 
     def start(self) -> None:
         """Start the health endpoint and the scheduler; each job runs once at once, then on its period."""
@@ -132,7 +128,7 @@ class Service:
             log.info("stopping: waiting for %s", ", ".join(running))
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        left = self.runner.wait_idle(self.settings.service.stop_seconds)
+        left = self.runner.wait_idle(self.settings.stop_seconds)
         self.health.close()
         if left:
             log.warning("stopping: %s did not finish in time; the database rolls back its open batch",
@@ -158,136 +154,3 @@ class Service:
             )
         else:
             log.error("job %s escaped its runner: %s", event.job_id, event.exception)
-
-
-def job_names(settings: Settings) -> list[str]:
-    """Every job the configuration calls for, in the order they are scheduled."""
-    platforms = [p for p in PLATFORMS if any(a.platform == p for a in settings.accounts)]
-    names = [f"collect-{p}" for p in platforms]
-    if platforms:
-        names += ["engagement", "profiles", "resolve"]
-    names += ["score", "alerts", "deliver"]
-    if settings.alerts.digests:
-        names.append("digests")
-    return names
-
-
-def wanted_jobs(settings: Settings, only: Sequence[str] = ()) -> list[str]:
-    """The jobs to run here: all, or those named by `--only` ("collect" means every platform)."""
-    names = job_names(settings)
-    if not only:
-        return names
-    known = {*names, *(n.partition("-")[0] for n in names)}
-    unknown = sorted(set(only) - known)
-    if unknown:
-        raise ValueError(f"no job {', '.join(unknown)} in this configuration (jobs: {', '.join(names)})")
-    return [n for n in names if n in only or n.partition("-")[0] in only]
-
-
-def build_service(settings: Settings, *, only: Sequence[str] = ()) -> Service:
-    """The real service: checks the schema, takes the database's service lock, composes the jobs.
-
-    Raises SchemaOutOfDate (run `db upgrade`), AlreadyRunning (a second service on one SQLite
-    file), ValueError (an unknown `--only` job) or OSError (the health address is taken).
-    """
-    names = wanted_jobs(settings, only)
-    engine = make_engine(
-        settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
-    )
-    require_current(engine)
-    locks = make_locks(settings.database_url)
-    try:
-        parts = _Parts(settings, engine, names)
-        sync_accounts_at_start(engine, settings, locks, names)
-        monitor_engine = make_monitor_engine(settings.database_url)
-        return Service(
-            settings, engine, parts.jobs(), locks=locks, monitor_engine=monitor_engine,
-            backlog=parts.backlog, host_stats=parts.host_stats,
-        )  # fmt: skip
-    except BaseException:
-        locks.close()
-        engine.dispose()
-        raise
-
-
-def make_monitor_engine(url: str) -> Engine:
-    """A two-connection engine for /healthz and /metrics that gives up after a few seconds."""
-    if make_url(url).get_backend_name() == "postgresql":
-        return create_engine(url, pool_size=1, max_overflow=1, pool_timeout=3, pool_pre_ping=True,
-                             connect_args={"connect_timeout": 3})  # fmt: skip
-    return create_engine(url, connect_args={"timeout": 3})
-
-
-def sync_accounts_at_start(engine: Engine, settings: Settings, locks: JobLocks, names: Sequence[str]) -> None:
-    """Bring the accounts table in step with the config before the first collection."""
-    if not any(n.startswith("collect-") or n in ("engagement", "profiles", "resolve") for n in names):
-        return
-    with locks.hold("accounts-sync") as held:
-        if not held:
-            return  # another process is syncing the same config
-        with engine.begin() as conn:
-            report = sync_accounts(conn, settings.accounts, datetime.now(UTC))
-    changes = {k: len(v) for k, v in asdict(report).items() if v}
-    if changes:
-        log.info("accounts synced with the config: %s", changes, extra={"fields": {"accounts": changes}})
-
-
-class _Parts:
-    """The real collectors, scorer and channels, built only for the jobs this process runs."""
-
-    def __init__(self, settings: Settings, engine: Engine, names: Sequence[str]):
-        import monitor.scoring as scoring
-
-        self.settings, self.engine, self.names = settings, engine, list(names)
-        self.seconds = settings.schedule.seconds()
-        self.scorer = scoring.build_scorer(settings)  # cheap: models load on the first batch
-        self.backlog: Callable[[Engine], int] = lambda eng: scoring.unscored_count(eng, self.scorer)
-        self.host_stats: Callable[[], Any] | None = None
-        self.collectors: dict[str, Any] = {}
-        self.channels: dict[str, Any] = {}
-        if any(n.startswith("collect-") or n in ("engagement", "profiles", "resolve") for n in names):
-            import monitor.collection.rounds as pipeline
-            from collectors.http import host_stats
-
-            self.collectors = pipeline.build_collectors(settings)
-            self.host_stats = host_stats
-        if any(n in ("deliver", "digests") for n in names):
-            import monitor.alerting.evaluate as alerting
-
-            self.channels = alerting.build_channels(settings)
-
-    def jobs(self) -> list[Job]:
-        return [self._job(n) for n in self.names]
-
-    def _job(self, name: str) -> Job:
-        kind, _, platform = name.partition("-")
-        return Job(name, self._function(kind, platform), self.seconds[kind], exclusive=kind != "score",
-                   quiet_errors=self._quiet(kind))  # fmt: skip
-
-    def _function(self, kind: str, platform: str) -> Callable[[datetime, threading.Event], Any]:
-        import monitor.alerting.evaluate as alerting
-        import monitor.collection.rounds as pipeline
-        import monitor.scoring as scoring
-
-        e, s, c, ch = self.engine, self.settings, self.collectors, self.channels
-        functions: dict[str, Callable[[datetime, threading.Event], Any]] = {
-            "collect": lambda now, stop: pipeline.collect_round(
-                e, s, c, platform=platform, now=now, stop=stop
-            ),
-            "engagement": lambda now, stop: pipeline.refresh_engagement(e, s, c, now=now, stop=stop),
-            "profiles": lambda now, stop: pipeline.refresh_profiles(e, s, c, now=now, stop=stop),
-            "resolve": lambda now, stop: pipeline.resolve_accounts(e, s, c, now=now),
-            "score": lambda now, stop: scoring.score_pending(e, self.scorer, now=now, stop=stop),
-            "alerts": lambda now, stop: alerting.evaluate_rules(e, s, now=now),
-            "deliver": lambda now, stop: alerting.deliver_pending(e, s, ch, now=now, stop=stop),
-            "digests": lambda now, stop: alerting.send_digests(e, s, ch, now=now),
-        }
-        return functions[kind]
-
-    @staticmethod
-    def _quiet(kind: str) -> tuple[type[BaseException], ...]:
-        if kind != "score":
-            return ()
-        from models import ModelUnavailable  # its message says what to do: no traceback needed
-
-        return (ModelUnavailable,)

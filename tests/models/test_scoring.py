@@ -12,7 +12,8 @@ from collectors.records import Post
 from models import ModelUnavailable
 from models.scorer import Score, Scorer
 from models.settings import ModelSettings
-from monitor.collection.store import save_posts, sync_accounts
+from monitor.accounts import sync_accounts
+from monitor.collection.store import save_posts
 from monitor.config import Account
 from monitor.db import make_engine
 from monitor.schema import post_topics, posts, scores
