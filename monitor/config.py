@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.engine import make_url
-
 from alerts.settings import Channel, Digest, Rule
 from collectors.records import PLATFORMS
 from collectors.settings import BlueskySettings, CollectSettings, MastodonSettings
@@ -195,6 +193,8 @@ class Settings:
         return p if p.is_absolute() else self.base_dir / p
 
     def masked_database_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_url).render_as_string(hide_password=True)
 
     def describe(self) -> dict[str, Any]:
@@ -331,6 +331,8 @@ def _check_scope(
 
 
 def _database_url(b: Builder, url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
     if not url:
         return f"sqlite:///{b.path.parent / 'diplomonitor.db'}"
     try:

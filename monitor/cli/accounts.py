@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
 
-from monitor.accounts import SyncReport, import_accounts, read_accounts_csv, sync_accounts
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.db import reading
 from monitor.errors import ConfigError
-from monitor.schema import accounts as accounts_table
+
+if TYPE_CHECKING:
+    from monitor.accounts import SyncReport
 
 
 @click.group()
@@ -25,6 +25,11 @@ def accounts() -> None:
 @pass_app
 def list_accounts(app: App, show_all: bool, fmt: str) -> None:
     """Show the accounts in the database, with their platform ids and status."""
+    from sqlalchemy import select
+
+    from monitor.db import reading
+    from monitor.schema import accounts as accounts_table
+
     t = accounts_table
     query = select(t).order_by(t.c.country, t.c.platform, t.c.handle)
     if not show_all:
@@ -58,6 +63,8 @@ def sync(app: App, no_resolve: bool) -> None:
     Then resolve each handle (Bluesky DID, Mastodon account id on its home instance) and
     report handles that do not resolve, without failing.
     """
+    from monitor.accounts import sync_accounts
+
     with app.ready_engine().begin() as conn:
         report = sync_accounts(conn, app.settings.accounts, app.now())
     _print_report(report)
@@ -91,6 +98,8 @@ def import_csv(app: App, file: Path) -> None:
     Columns: platform, handle, country, kind, and optionally host_country, name and groups
     (separated by ';'). Accounts already configured are skipped.
     """
+    from monitor.accounts import import_accounts, read_accounts_csv, sync_accounts
+
     try:
         added = import_accounts(app.settings, read_accounts_csv(file), app.environ)
     except ConfigError as exc:

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import httpx
-from sqlalchemy import func, select
 
-from alerts.compose import condition, fmt, probe_message
-from alerts.errors import DeliveryError
+from alerts.compose import condition, fmt
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.schema import alert_events, alert_states, deliveries
 
 
 @click.group()
@@ -26,6 +22,10 @@ def alerts() -> None:
 @pass_app
 def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
     """Show each rule and its current state (firing or not), or recent alerts with --events."""
+    from sqlalchemy import select
+
+    from monitor.schema import alert_states
+
     if events:
         _list_events(app, limit, fmt)
         return
@@ -64,6 +64,10 @@ def _value(rule: Any, value: float | None) -> str | None:
 
 
 def _list_events(app: App, limit: int, output: str) -> None:
+    from sqlalchemy import func, select
+
+    from monitor.schema import alert_events, deliveries
+
     d = deliveries
     counts = (
         select(d.c.event_id, d.c.status, func.count().label("n"))
@@ -94,6 +98,8 @@ def _list_events(app: App, limit: int, output: str) -> None:
 @pass_app
 def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     """Evaluate the rules now, print each verdict, then send what is due (unless --dry-run)."""
+    import httpx
+
     from monitor.alerting.evaluate import evaluate_rules
     from monitor.alerting.outbox import deliver_pending
     from monitor.compose import build_channels
@@ -126,6 +132,10 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
 @pass_app
 def test(app: App, channel: str) -> None:
     """Send a test message to CHANNEL right away (not through the outbox)."""
+    import httpx
+
+    from alerts.compose import probe_message
+    from alerts.errors import DeliveryError
     from monitor.compose import build_channels
 
     with httpx.Client() as http:

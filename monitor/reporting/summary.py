@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
+from monitor.reporting import GROUPINGS
 from monitor.reporting.posts_csv import number, write_csv
 from monitor.reporting.selection import (
     Period,
@@ -37,7 +38,6 @@ from monitor.reporting.selection import (
 )
 from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
 
-GROUPINGS = ("account", "country", "topic", "platform")
 SUMMARY_COLUMNS = (
     "accounts", "posts", "posts_per_day", "reply_share", "repost_share",
     "engagement_total", "engagement_median", "engagement_per_post", "engagement_per_1000_followers",
