@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from collectors.records import PLATFORMS
 from monitor.config import ScheduleSettings, Settings
 from monitor.errors import UnknownJob
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from monitor.service.scheduler import Service
 
 log = logging.getLogger(__name__)
-PLATFORMS = ("bluesky", "mastodon")
 
 
 def build_collectors(settings: Settings, *, clock: Clock | None = None) -> dict[str, Collector]:
