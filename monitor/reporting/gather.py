@@ -11,7 +11,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, distinct, func, or_, select
 
@@ -44,6 +44,14 @@ class Totals:
     tone: float | None = None
 
 
+class ThemeFigures(NamedTuple):
+    """A theme's posts, how many of them were scored for tone, and how many of those were negative."""
+
+    posts: int
+    scored: int
+    negative: int
+
+
 @dataclass(frozen=True, slots=True)
 class TopPost:
     url: str | None
@@ -70,8 +78,8 @@ class ReportData:
     days: list[date]
     daily: dict[date, dict[str, Any]]  # day -> posts, scored, tone_sum, negative
     volume: dict[str, dict[date, int]]  # series -> day -> posts
-    topics: dict[str, tuple[int, int]]  # topic -> (posts, negative)
-    previous_topics: dict[str, tuple[int, int]]
+    topics: dict[str, ThemeFigures]
+    previous_topics: dict[str, ThemeFigures]
     languages: dict[str, int]
     top_engagement: list[TopPost]
     top_overperformance: list[TopPost]
@@ -149,9 +157,14 @@ def _daily(conn: Connection, sel: Selection, by: str) -> tuple[dict[date, dict[s
     return dict(daily), dict(volume)
 
 
-def _topics(conn: Connection, sel: Selection) -> dict[str, tuple[int, int]]:
+def _topics(conn: Connection, sel: Selection) -> dict[str, ThemeFigures]:
     query = (
-        select(post_topics.c.topic, func.count(posts.c.id), func.coalesce(func.sum(NEGATIVE), 0))
+        select(
+            post_topics.c.topic,
+            func.count(posts.c.id),
+            func.count(scores.c.sentiment_label),
+            func.coalesce(func.sum(NEGATIVE), 0),
+        )
         .select_from(
             posts_from()
             .join(post_topics, post_topics.c.post_id == posts.c.id)
@@ -160,7 +173,7 @@ def _topics(conn: Connection, sel: Selection) -> dict[str, tuple[int, int]]:
         .where(*post_conditions(conn, sel))
         .group_by(post_topics.c.topic)
     )
-    return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(query)}
+    return {r[0]: ThemeFigures(int(r[1]), int(r[2]), int(r[3])) for r in conn.execute(query)}
 
 
 def _languages(conn: Connection, sel: Selection) -> dict[str, int]:

@@ -88,6 +88,10 @@ def _delta(now: float, before: float, versus: str, points: bool = False, invert:
     return f'<span class="delta {kind}">{esc(text)}</span>'
 
 
+def _unmeasured() -> str:
+    return '<span class="delta flat">not measured</span>'
+
+
 def _kpis(data: ReportData) -> str:
     t, p = data.totals, data.previous_totals
     neg, prev_neg = (
@@ -96,15 +100,21 @@ def _kpis(data: ReportData) -> str:
     )
     start = sum(v[0] or 0 for v in data.followers.values())
     end = sum(v[-1] or 0 for v in data.followers.values())
+    # Followers never collected are not zero followers: "–", not 0.
+    followers = (f"{end:,}", _delta(end, start, "from")) if data.followers else ("–", _unmeasured())
     cards = [
         ("Posts", f"{t.posts:,}", _delta(t.posts, p.posts, "vs")),
         ("Interactions", f"{t.engagement:,}", _delta(t.engagement, p.engagement, "vs")),
         (
             "Negative share",
             share(t.negative, t.scored),
-            _delta(neg, prev_neg, "vs", points=True, invert=True) if p.scored else _delta(0, 0, "vs"),
+            _unmeasured()
+            if not t.scored
+            else _delta(neg, prev_neg, "vs", points=True, invert=True)
+            if p.scored
+            else _delta(0, 0, "vs"),
         ),
-        ("Followers", f"{end:,}", _delta(end, start, "from")),
+        ("Followers", *followers),
     ]
     items = "".join(
         f'<div class="kpi"><div class="kpi-label">{esc(a)}</div>'
@@ -160,15 +170,17 @@ def _tone(data: ReportData) -> str:
 
 def _topics(data: ReportData) -> str:
     t, p = data.totals.posts, data.previous_totals.posts
-    names = sorted(data.topics, key=lambda k: (-data.topics[k][0], k))[:12]
-    before = {k: data.previous_topics.get(k, (0, 0))[0] * 100 / p if p else None for k in names}
-    rows = [(k.replace("_", " "), data.topics[k][0] * 100 / t, before[k]) for k in names]
+    names = sorted(data.topics, key=lambda k: (-data.topics[k].posts, k))[:12]
+    earlier = {k: data.previous_topics[k].posts if k in data.previous_topics else 0 for k in names}
+    before = {k: earlier[k] * 100 / p if p else None for k in names}
+    rows = [(k.replace("_", " "), data.topics[k].posts * 100 / t, before[k]) for k in names]
     chart = charts.bar_list("Share of posts per theme", rows, lambda v: f"{v:.0f}%",
                             (data.sel.period.label, data.previous.label))  # fmt: skip
     body = "".join(
-        f"<tr><td>{esc(label)}</td><td class=num>{data.topics[k][0]:,}</td><td class=num>{a:.0f}%</td>"
+        f"<tr><td>{esc(label)}</td><td class=num>{data.topics[k].posts:,}</td><td class=num>{a:.0f}%</td>"
         f"<td class=num>{'–' if b is None else f'{a - b:+.0f}'}</td>"
-        f"<td class=num>{share(data.topics[k][1], data.topics[k][0])}</td></tr>"
+        # of the theme's posts scored for tone; "–" when none was
+        f"<td class=num>{share(data.topics[k].negative, data.topics[k].scored)}</td></tr>"
         for k, (label, a, b) in zip(names, rows, strict=True)
     )
     table = _table(["Theme", "Posts", "Share", "Change (pts)", "Negative"], body)

@@ -58,12 +58,14 @@ def _tone(data: ReportData) -> list[str]:
     if not t.scored:
         return ["No post of the period has been scored for tone yet."]
     text = f"{share(t.negative, t.scored)} of scored posts were negative (mean tone {tone_text(t.tone)})"
-    topics = {k: v for k, v in data.topics.items() if v[0] >= MIN_TOPIC_POSTS} or data.topics
+    scored = {k: v for k, v in data.topics.items() if v.scored}
+    topics = {k: v for k, v in scored.items() if v.scored >= MIN_TOPIC_POSTS} or scored
     if topics:
-        name, (n, neg) = max(topics.items(), key=lambda kv: (kv[1][1] / kv[1][0], kv[1][0], kv[0]))
-        if neg:
+        name, f = max(topics.items(), key=lambda kv: (kv[1].negative / kv[1].scored, kv[1].scored, kv[0]))
+        if f.negative:
             topic = name.replace("_", " ")
-            text += f"; the negative share was highest on {topic} ({share(neg, n)} of {n:,} posts)"
+            text += (f"; the negative share was highest on {topic} "
+                     f"({share(f.negative, f.scored)} of {f.scored:,} scored posts)")  # fmt: skip
     return [text + "."]
 
 
@@ -71,9 +73,11 @@ def _topics(data: ReportData) -> list[str]:
     if not data.topics:
         return []
     t, p = data.totals.posts, data.previous_totals.posts
-    name, (n, _) = max(data.topics.items(), key=lambda kv: (kv[1][0], kv[0]))
+    name, f = max(data.topics.items(), key=lambda kv: (kv[1].posts, kv[0]))
+    n = f.posts
     text = f"Most discussed theme: {name.replace('_', ' ')} ({share(n, t)} of posts"
-    before = data.previous_topics.get(name, (0, 0))[0]
+    previous = data.previous_topics.get(name)
+    before = previous.posts if previous else 0
     if p:
         points = (n / t - before / p) * 100
         text += f", {points:+.0f} points on {data.previous.label}"
