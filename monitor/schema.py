@@ -147,6 +147,25 @@ posts = Table(
     Index("ix_posts_scored_with", "scored_with"),
 )
 
+# Posts a collector returned that do not fit the store (a key longer than its column, a value
+# the database refuses), kept with the reason so one hostile post never stops its account.
+rejected_posts = Table(
+    "rejected_posts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("key", String(64), nullable=False),  # sha256 of "platform uri": any length of uri fits
+    Column("uri", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("record", Json, nullable=False, default=dict),  # the post as collected, for a person
+    Column("first_rejected_at", UTCDateTime, nullable=False),
+    Column("last_rejected_at", UTCDateTime, nullable=False),
+    Column("times", Integer, nullable=False, default=1),
+    UniqueConstraint("key"),
+    Index("ix_rejected_posts_account", "account_id"),
+)
+
 post_versions = Table(
     "post_versions",
     metadata,

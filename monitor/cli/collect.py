@@ -59,3 +59,6 @@ def collect(app: App, platform: str | None, handle: str | None, since: datetime 
         f"{report.count('unavailable')} unavailable, {report.skipped} waiting; "
         f"{report.new_posts} new post(s) in {report.seconds:.1f} s"
     )
+    if report.rejected_posts:
+        click.echo(f"{report.rejected_posts} post(s) did not fit the store: kept aside with the reason "
+                   "in the table rejected_posts")  # fmt: skip

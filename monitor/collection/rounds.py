@@ -72,6 +72,10 @@ class CollectReport:
     def pages(self) -> int:
         return sum(r.pages for r in self.results)
 
+    @property
+    def rejected_posts(self) -> int:
+        return sum(r.rejected_posts for r in self.results)
+
 
 def due_targets(
     engine: Engine, *, platform: str | None = None, handle: str | None = None, now: datetime | None = None

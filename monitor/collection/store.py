@@ -6,12 +6,15 @@ posts and the cursor that follows them commit together or not at all.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, String, and_, select, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from collectors.records import Engagement, Identity, Post, Profile
 from monitor.schema import (
@@ -22,8 +25,11 @@ from monitor.schema import (
     post_versions,
     posts,
     profile_snapshots,
+    rejected_posts,
 )
 from monitor.sqlparts import insert
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=24)
 
@@ -60,6 +66,52 @@ class SaveResult:
     updated: int = 0
     edited: int = 0
     snapshots: int = 0
+    rejected: tuple[tuple[str, str], ...] = ()  # (uri, reason) of posts kept out of the store
+
+    def plus(self, other: SaveResult) -> SaveResult:
+        return SaveResult(self.inserted + other.inserted, self.updated + other.updated,
+                          self.edited + other.edited, self.snapshots + other.snapshots,
+                          self.rejected + other.rejected)  # fmt: skip
+
+
+# The length of every bounded text column of posts: one source, the schema.
+_LIMITS = {c.name: c.type.length for c in posts.columns if isinstance(c.type, String) and c.type.length}
+
+
+def misfit(p: Post) -> str | None:
+    """Why `p` cannot be stored as it is, or None: the same answer on SQLite and PostgreSQL."""
+    row = post_row(0, p, p.created_at)
+    for name, limit in _LIMITS.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return f"{name} is {len(value)} characters long, more than the {limit} stored"
+    return None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    lines = str(exc.orig or exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:500]
+
+
+def _record_rejected(
+    conn: Connection, account_id: int, rejected: list[tuple[Post, str]], now: datetime
+) -> None:
+    for p, why in rejected:
+        log.warning("post %s of account %d rejected: %s", p.uri[:200], account_id, why)
+        record = {"text": p.text[:2000], "url": p.url, "created_at": p.created_at.isoformat(),
+                  "author_handle": p.author_handle}  # fmt: skip
+        key = hashlib.sha256(f"{p.platform} {p.uri}".encode()).hexdigest()
+        stmt = insert(conn, rejected_posts).values(
+            account_id=account_id, platform=p.platform, key=key, uri=p.uri, reason=why, record=record,
+            first_rejected_at=now, last_rejected_at=now, times=1,
+        )  # fmt: skip
+        again = {
+            "reason": why,
+            "record": record,
+            "last_rejected_at": now,
+            "times": rejected_posts.c.times + 1,
+        }
+        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=again))
 
 
 _MUTABLE = (
@@ -121,10 +173,42 @@ def post_row(account_id: int, p: Post, now: datetime) -> dict[str, Any]:
 
 
 def save_posts(conn: Connection, account_id: int, batch: Iterable[Post], now: datetime) -> SaveResult:
-    """Upsert posts by (platform, uri); keep edited text as a version; snapshot changed counts."""
+    """Upsert posts by (platform, uri); keep edited text as a version; snapshot changed counts.
+
+    A post that does not fit the store (a value longer than its column, or one the database
+    refuses) is recorded in rejected_posts with the reason, and the others are saved: one
+    hostile post never fails its page. Any other database error (an outage) propagates.
+    """
     unique: dict[tuple[str, str], Post] = {}
     for p in batch:  # a page may repeat a post (Bluesky's pinned post): keep the first
         unique.setdefault((p.platform, p.uri), p)
+    fit: dict[tuple[str, str], Post] = {}
+    rejected: list[tuple[Post, str]] = []
+    for key, p in unique.items():
+        why = misfit(p)
+        if why:
+            rejected.append((p, why))
+        else:
+            fit[key] = p
+    try:
+        with conn.begin_nested():
+            result = _upsert(conn, account_id, fit, now)
+    except (DataError, IntegrityError):  # one post the database refuses: find it, keep the rest
+        result = SaveResult()
+        for key, p in fit.items():
+            try:
+                with conn.begin_nested():
+                    result = result.plus(_upsert(conn, account_id, {key: p}, now))
+            except (DataError, IntegrityError) as exc:
+                rejected.append((p, f"refused by the database: {_first_line(exc)}"))
+    if rejected:
+        _record_rejected(conn, account_id, rejected, now)
+    return replace(result, rejected=tuple((p.uri, why) for p, why in rejected))
+
+
+def _upsert(
+    conn: Connection, account_id: int, unique: dict[tuple[str, str], Post], now: datetime
+) -> SaveResult:
     if not unique:
         return SaveResult()
     uris = [uri for _, uri in unique]

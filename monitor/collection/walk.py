@@ -100,6 +100,7 @@ class AccountResult:
     updated_posts: int = 0
     pages: int = 0
     message: str | None = None
+    rejected_posts: int = 0  # posts kept out of the store (rejected_posts says why)
 
 
 def resolve_target(engine: Engine, collector: Collector, target: Target, now: datetime) -> Identity:
@@ -185,7 +186,7 @@ def _walk(
 ) -> AccountResult:
     floor, start, resuming = plan(target, since, now, settings.backfill_days)
     top = target.walk_top if resuming else None
-    new = updated = pages = 0
+    new = updated = pages = rejected = 0
     for page in collector.pages(identity, floor, start):
         if pages == 0 and not resuming:
             top = page.top or target.walk_top
@@ -198,10 +199,11 @@ def _walk(
                 update_state(
                     conn, target.account_id, walk_cursor=page.cursor, walk_top=top, walk_since=floor.time
                 )
-        new, updated = new + saved.inserted, updated + saved.updated
+        new, updated, rejected = new + saved.inserted, updated + saved.updated, rejected + len(saved.rejected)
         if not page.done and stop is not None and stop.is_set():
-            return AccountResult(target.label, "stopped", new, updated, pages, "stopped; resumes next round")
-    return AccountResult(target.label, "ok", new, updated, pages)
+            why = "stopped; resumes next round"
+            return AccountResult(target.label, "stopped", new, updated, pages, why, rejected)
+    return AccountResult(target.label, "ok", new, updated, pages, rejected_posts=rejected)
 
 
 def _finished(target: Target, floor: Floor) -> dict[str, Any]:
