@@ -82,7 +82,7 @@ def evaluate_rules(
             continue
         # A dry run's connection is never committed: leaving the block rolls it back.
         with engine.connect() if dry_run else engine.begin() as conn:
-            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run)
+            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, settings)
     fired = sum(o.action == "fire" for o in outcomes)
     resolved = sum(o.action == "resolve" for o in outcomes)
     if fired or resolved:
@@ -91,7 +91,12 @@ def evaluate_rules(
 
 
 def _evaluate_rule(
-    conn: Connection, rule: Rule, known: Sequence[AccountRow], now: datetime, dry_run: bool
+    conn: Connection,
+    rule: Rule,
+    known: Sequence[AccountRow],
+    now: datetime,
+    dry_run: bool,
+    settings: Settings,
 ) -> list[Outcome]:
     group = members(rule, known)
     stats = window_stats(conn, rule, group, now)
@@ -101,7 +106,7 @@ def _evaluate_rule(
         verdict = judge(rule, stats[m.key])
         action = _decide(rule, states.get(m.key), verdict, now)
         if not dry_run and action != "stale":
-            action = _apply(conn, rule, m, states[m.key], stats[m.key], verdict, action, now)
+            action = _apply(conn, rule, m, states[m.key], stats[m.key], verdict, action, now, settings)
             touched.append({"r": rule.name, "s": m.key, "at": now, "v": verdict.value})
         out.append(Outcome(rule.name, m.label, verdict, condition(rule, verdict.value), action))
     if touched:  # one batched statement for the bookkeeping of every member
@@ -158,10 +163,11 @@ def _apply(
     verdict: Verdict,
     action: str,
     now: datetime,
+    settings: Settings,
 ) -> str:
     where = (alert_states.c.rule == rule.name) & (alert_states.c.scope == m.key)
     if action == "fire":
-        event_id = _open(conn, rule, m, stats, verdict, now)
+        event_id = _open(conn, rule, m, stats, verdict, now, settings)
         if event_id is None:
             return "firing"  # the same window was already opened
         values = {"firing": True, "event_id": event_id, "changed_at": now, "last_fired_at": now}
@@ -173,10 +179,17 @@ def _apply(
 
 
 def _open(
-    conn: Connection, rule: Rule, m: Member, stats: WindowStats, verdict: Verdict, now: datetime
+    conn: Connection,
+    rule: Rule,
+    m: Member,
+    stats: WindowStats,
+    verdict: Verdict,
+    now: datetime,
+    settings: Settings,
 ) -> int | None:
     start = now - timedelta(hours=rule.window_hours)
-    posts = top_posts(conn, rule, m, stats, now)
+    names = {a.key: a.name for a in settings.accounts if a.name}  # authors named as configured
+    posts = top_posts(conn, rule, m, stats, now, names)
     info = AlertInfo(0, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
     title = alert_message(rule, info, posts, kind="fire", key="").title
     details = {
@@ -195,7 +208,9 @@ def _open(
     if event_id is None:
         return None
     info = AlertInfo(event_id, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
-    message = alert_message(rule, info, posts, kind="fire", key=f"fire:{event_id}")
+    message = alert_message(
+        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=settings.alerts.dashboard_url
+    )
     for channel in rule.channels:
         enqueue(conn, channel, message, event_id=event_id, now=now, quiet=rule.quiet())
     log.info("alert opened: %s", title)
