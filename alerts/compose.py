@@ -102,6 +102,13 @@ def _facts(rule: Rule, a: AlertInfo) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
+def alert_title(rule: Rule, scope: str, value: float | None, *, kind: str) -> str:
+    """The one-line title of an alert that fired or went back to normal (stored with the event)."""
+    if kind == "resolve":
+        return f"Back to normal: {rule.name} ({scope})"
+    return f"{rule.name}: {condition(rule, value)} ({scope})"
+
+
 def mute_command(rule: Rule, a: AlertInfo) -> str:
     """The command line that mutes this alert: `diplomonitor alerts mute RULE [--scope S] --hours N`."""
     scope = f" --scope {shlex.quote(a.scope)}" if rule.per_member else ""
@@ -135,10 +142,7 @@ def alert_message(
     dashboard_url: str | None = None,
 ) -> Message:
     """The message for an alert that fired (`kind="fire"`) or went back to normal ("resolve")."""
-    if kind == "resolve":
-        title = f"Back to normal: {rule.name} ({a.scope})"
-    else:
-        title = f"{rule.name}: {condition(rule, a.value)} ({a.scope})"
+    title = alert_title(rule, a.scope, a.value, kind=kind)
     firing = kind == "fire"
     heading = "Posts behind it" if rule.metric != "keyword" else "Matching posts"
     sections = (Section(heading, posts=tuple(posts)),) if posts and firing else ()

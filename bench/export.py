@@ -154,8 +154,8 @@ def pg_database(rows: int) -> str | None:
 def child(url: str) -> None:
     """Run in the measured process: export October 2026 to /dev/null, print the row count."""
     from monitor.db import make_engine
-    from monitor.export import export_posts
-    from monitor.selection import Period, Selection
+    from monitor.reporting.posts_csv import export_posts
+    from monitor.reporting.selection import Period, Selection
 
     engine = make_engine(url)
     with engine.connect() as conn, open(os.devnull, "w", encoding="utf-8", newline="") as out:

@@ -1,6 +1,6 @@
 """The collectors' vocabulary: plain, immutable records produced from platform payloads.
 
-Nothing here knows about the database or the schedule; `monitor.store` saves these.
+Nothing here knows about the database or the schedule; `monitor.collection.store` saves these.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Profile:
 
     platform: str
     platform_id: str
-    handle: str
+    handle: str | None  # as the platform reports it now; None when it has none to trust
     display_name: str | None
     followers: int | None
     following: int | None

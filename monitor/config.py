@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.engine import make_url
-
 from alerts.settings import Channel, Digest, Rule
 from collectors.records import PLATFORMS
 from collectors.settings import BlueskySettings, CollectSettings, MastodonSettings
@@ -110,19 +108,6 @@ class ScheduleSettings:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
-    def seconds(self) -> dict[str, float]:
-        """Each job's period in seconds, by job name."""
-        return {
-            "collect": self.collect_minutes * 60,
-            "engagement": self.engagement_minutes * 60,
-            "profiles": self.profiles_minutes * 60,
-            "resolve": self.resolve_minutes * 60,
-            "score": self.score_minutes * 60,
-            "alerts": self.alerts_minutes * 60,
-            "deliver": self.deliver_seconds,
-            "digests": self.digests_minutes * 60,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
@@ -211,6 +196,8 @@ class Settings:
         return p if p.is_absolute() else self.base_dir / p
 
     def masked_database_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_url).render_as_string(hide_password=True)
 
     def describe(self) -> dict[str, Any]:
@@ -347,6 +334,8 @@ def _check_scope(
 
 
 def _database_url(b: Builder, url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
     if not url:
         return f"sqlite:///{b.path.parent / 'diplomonitor.db'}"
     try:

@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from monitor.errors import SchemaOutOfDate
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 READ_ONLY_OPTION = "diplomonitor_read_only"
 
@@ -30,6 +32,14 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True, pool_recycle=1800)
+
+
+def make_probe_engine(url: str) -> Engine:
+    """A two-connection engine for health checks and metrics that gives up after a few seconds."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=1, max_overflow=1, pool_timeout=3, pool_pre_ping=True,
+                             connect_args={"connect_timeout": 3})  # fmt: skip
+    return create_engine(url, connect_args={"timeout": 3})
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,10 +86,6 @@ def revisions(engine: Engine) -> tuple[str | None, str]:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, head or ""
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database is older than the code; `diplomonitor db upgrade` fixes it."""
 
 
 def require_current(engine: Engine) -> None:

@@ -283,6 +283,10 @@ deliveries = Table(
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False, default=utcnow),
+    # The rule's quiet hours when it was enqueued ("22:00-07:00" in `quiet_timezone`): a retry
+    # never lands in them, whatever the config says by then.
+    Column("quiet_hours", String(16)),
+    Column("quiet_timezone", String(64)),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("sent_at", UTCDateTime),
@@ -291,7 +295,7 @@ deliveries = Table(
 )
 
 # One row per exclusive scheduled job: the period it was last claimed for, so that several
-# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.jobs).
+# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.service.jobs).
 service_jobs = Table(
     "service_jobs",
     metadata,

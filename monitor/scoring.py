@@ -22,7 +22,6 @@ from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
 from models import ModelUnavailable
 from models.scorer import Score, Scorer, Versions
-from monitor.config import Settings
 from monitor.schema import post_topics, posts, scores
 
 log = logging.getLogger(__name__)
@@ -32,11 +31,6 @@ log = logging.getLogger(__name__)
 class ScoreReport:
     scored: int = 0
     batches: int = 0
-
-
-def build_scorer(settings: Settings) -> Scorer:
-    """The scorer of the configured models; cheap, models load on the first batch."""
-    return Scorer(settings.models, base_dir=settings.base_dir)
 
 
 def _pending(fingerprint: str | None, rescore: bool) -> Any:

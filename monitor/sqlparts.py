@@ -1,4 +1,4 @@
-"""SQL pieces the two backends spell differently: time shifts, medians, hashtag matches.
+"""SQL pieces the two backends spell differently: upserts, time shifts, medians, hashtag matches.
 
 Timestamps on SQLite are text 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC) and compare as text;
 the expressions here keep that exact shape so indexes and comparisons stay valid.
@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Float,
     Select,
     String,
     Subquery,
+    Table,
     and_,
     case,
     cast,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -138,3 +141,8 @@ def bucket_of(column: Any, edges: Sequence[datetime]) -> ColumnElement[int]:
 def all_of(*conds: ColumnElement[bool] | None) -> ColumnElement[bool]:
     """AND of the conditions that are not None."""
     return and_(*(c for c in conds if c is not None))
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_update/do_nothing on both backends."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)

@@ -63,13 +63,18 @@ def test_init_upgrade_sync_status_end_to_end(tmp_path: Path) -> None:
 
 def test_accounts_import_appends_to_config_and_rejects_bad_rows(tmp_path: Path) -> None:
     config = tmp_path / "diplomonitor.toml"
-    config.write_text('[[accounts]]\nplatform = "bluesky"\nhandle = "ec.europa.eu"\ncountry = "EU"\n'
-                      'kind = "ministry"\n', encoding="utf-8")
+    config.write_text(
+        '[[accounts]]\nplatform = "bluesky"\nhandle = "ec.europa.eu"\ncountry = "EU"\nkind = "ministry"\n',
+        encoding="utf-8",
+    )
     assert _run(config, "db", "upgrade").exit_code == 0
     good = tmp_path / "good.csv"
-    good.write_text("platform,handle,country,kind,name,groups\n"
-                    "bluesky,ec.europa.eu,EU,ministry,,\n"
-                    'mastodon,bmi@social.bund.de,DE,ministry,"Innen, Bund",germany;g7\n', encoding="utf-8")
+    good.write_text(
+        "platform,handle,country,kind,name,groups\n"
+        "bluesky,ec.europa.eu,EU,ministry,,\n"
+        'mastodon,bmi@social.bund.de,DE,ministry,"Innen, Bund",germany;g7\n',
+        encoding="utf-8",
+    )
     result = _run(config, "accounts", "import", str(good))
     assert result.exit_code == 0, result.output
     assert "added 1 account(s)" in result.output and "2 added" in result.output
@@ -85,7 +90,9 @@ def test_accounts_import_appends_to_config_and_rejects_bad_rows(tmp_path: Path) 
     listing = _run(config, "accounts", "list", "--format", "csv")
     rows = {r["handle"]: r for r in csv.DictReader(io.StringIO(listing.output))}
     assert (rows["bmi@social.bund.de"]["display_name"], rows["bmi@social.bund.de"]["groups"]) == (
-        "Innen, Bund", "germany,g7")
+        "Innen, Bund",
+        "germany,g7",
+    )
 
 
 def test_broken_config_is_one_clear_error(tmp_path: Path) -> None:
@@ -93,5 +100,6 @@ def test_broken_config_is_one_clear_error(tmp_path: Path) -> None:
     config.write_text("[collect]\nbackfill_days = -1\n", encoding="utf-8")
     result = _run(config, "status")
     assert result.exit_code == 1
-    assert result.output.strip() == (f"Error: {config}, line 2: collect.backfill_days: "
-                                     "backfill_days must be at least 1")
+    assert result.output.strip() == (
+        f"Error: {config}, line 2: collect.backfill_days: backfill_days must be at least 1"
+    )

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import httpx
-from sqlalchemy import func, select
 
-from alerts.compose import condition, fmt, probe_message
-from alerts.errors import DeliveryError
+from alerts.compose import condition, fmt
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.schema import alert_events, alert_states, deliveries
 
 
 @click.group()
@@ -26,6 +22,10 @@ def alerts() -> None:
 @pass_app
 def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
     """Show each rule and its current state (firing or not), or recent alerts with --events."""
+    from sqlalchemy import select
+
+    from monitor.schema import alert_states
+
     if events:
         _list_events(app, limit, fmt)
         return
@@ -64,6 +64,10 @@ def _value(rule: Any, value: float | None) -> str | None:
 
 
 def _list_events(app: App, limit: int, output: str) -> None:
+    from sqlalchemy import func, select
+
+    from monitor.schema import alert_events, deliveries
+
     d = deliveries
     counts = (
         select(d.c.event_id, d.c.status, func.count().label("n"))
@@ -94,14 +98,20 @@ def _list_events(app: App, limit: int, output: str) -> None:
 @pass_app
 def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     """Evaluate the rules now, print each verdict, then send what is due (unless --dry-run)."""
-    from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+    import httpx
+
+    from monitor.alerting.evaluate import evaluate_rules
+    from monitor.alerting.outbox import deliver_pending
+    from monitor.compose import build_channels
 
     known = {r.name for r in app.settings.alerts.rules}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise click.BadParameter(f"no rule named {', '.join(unknown)}", param_hint="--rule")
     engine = app.ready_engine()
-    report = evaluate_rules(engine, app.settings, now=app.now(), dry_run=dry_run, names=names)
+    s = app.settings
+    report = evaluate_rules(engine, s.alerts, now=app.now(), dry_run=dry_run, names=names,
+                            accounts=s.accounts)  # fmt: skip
     verb = {"fire": "would fire", "resolve": "would resolve"} if dry_run else {}
     rows = [
         {"rule": o.rule, "scope": o.scope, "condition": o.condition, "met": o.verdict.firing,
@@ -112,7 +122,8 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     if dry_run:
         return
     with httpx.Client() as http:
-        sent = deliver_pending(engine, app.settings, build_channels(app.settings, http=http), now=app.now())
+        channels = build_channels(app.settings, http=http)
+        sent = deliver_pending(engine, app.settings.alerts, channels, now=app.now())
     if fmt == "table":
         click.echo(f"{report.fired} fired, {report.resolved} resolved")
         click.echo(f"deliveries: {sent.sent} sent, {sent.failed} failed attempts, {sent.pending} pending")
@@ -123,7 +134,11 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
 @pass_app
 def test(app: App, channel: str) -> None:
     """Send a test message to CHANNEL right away (not through the outbox)."""
-    from monitor.alerting import build_channels
+    import httpx
+
+    from alerts.compose import probe_message
+    from alerts.errors import DeliveryError
+    from monitor.compose import build_channels
 
     with httpx.Client() as http:
         channels = build_channels(app.settings, http=http)

@@ -20,9 +20,10 @@ def classify(app: App, rescore: bool, limit: int | None) -> None:
     """Score unscored posts: language, sentiment and soft-power topics."""
     from models import ModelError
     from monitor import scoring
+    from monitor.compose import build_scorer
 
     engine = app.ready_engine()
-    scorer = scoring.build_scorer(app.settings)
+    scorer = build_scorer(app.settings)
     try:
         scorer.versions()  # a missing model: one clear error before anything is drawn
         total = scoring.unscored_count(engine, scorer, rescore=rescore)

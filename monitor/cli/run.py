@@ -11,20 +11,19 @@ from types import FrameType
 import click
 
 from monitor.cli.app import App, pass_app
-from monitor.config import ScheduleSettings
+from monitor.compose import JOB_NAMES
 
 log = logging.getLogger("monitor.run")
-JOBS = (*ScheduleSettings().seconds(), "collect-bluesky", "collect-mastodon")
 
 
 @click.command()
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(JOBS),
+    type=click.Choice(JOB_NAMES),
     metavar="JOB",
     help=f"Run only this job (repeatable), e.g. `--only score` for a scoring worker. "
-    f"Jobs: {', '.join(JOBS)}.",
+    f"Jobs: {', '.join(JOB_NAMES)}.",
 )
 @pass_app
 def run(app: App, only: tuple[str, ...]) -> None:
@@ -34,10 +33,9 @@ def run(app: App, only: tuple[str, ...]) -> None:
     lets the batch in hand finish (or roll back) and exits 0 within 10 seconds. Several
     processes may share one PostgreSQL database; SQLite allows one.
     """
-    from monitor.db import SchemaOutOfDate
-    from monitor.locks import AlreadyRunning
-    from monitor.logs import configure_logging, settings_secrets
-    from monitor.service import build_service
+    from monitor.compose import build_service
+    from monitor.errors import MonitorError
+    from monitor.service.logs import configure_logging, settings_secrets
 
     settings = app.settings
     service_settings = settings.service
@@ -50,7 +48,7 @@ def run(app: App, only: tuple[str, ...]) -> None:
     log.info("starting diplomonitor (pid %d)", os.getpid(), extra={"fields": described})
     try:
         service = build_service(settings, only=only)
-    except (SchemaOutOfDate, AlreadyRunning, ValueError) as exc:
+    except MonitorError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         where = service_settings.health_address

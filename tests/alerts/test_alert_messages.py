@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, update
 from alerts.links import post_url, profile_url
 from alerts.messages import Message
 from alerts.settings import Channel
-from monitor.alerting import evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
 from monitor.config import Account
 from monitor.schema import accounts, deliveries, posts
 from tests.alerts.conftest import rule, settings
@@ -62,7 +62,7 @@ def identities(engine: Engine) -> None:
 def fired(engine: Engine, **fields: Any) -> Message:
     s = replace(settings((rule(channels=("hook",), **fields),), (HOOK,), {"HOOK_URL": "http://127.0.0.1:9/"},
                          dashboard_url="https://monitor.example.org/"), accounts=CONFIGURED)  # fmt: skip
-    assert evaluate_rules(engine, s, now=NOW).fired >= 1
+    assert evaluate_rules(engine, s.alerts, now=NOW, accounts=s.accounts).fired >= 1
     with engine.connect() as conn:
         payload = conn.execute(select(deliveries.c.payload).order_by(deliveries.c.id)).scalars().first()
     return Message.from_dict(payload)

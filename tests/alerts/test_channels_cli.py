@@ -12,14 +12,23 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from monitor.alerting import build_channels, send_digests
+from monitor.alerting.digests import enqueue_digests
+from monitor.alerting.outbox import deliver_pending
 from monitor.cli.main import cli
+from monitor.compose import build_channels
 from monitor.config import load_settings
 from tests.alerts.receivers import Homeserver, Workflows, serve
 from tests.conftest import NOW
 
 PATH = "/workflows/0d1e/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t-signature"
 CONFIG = """
+[[accounts]]
+platform = "bluesky"
+handle = "fr.bsky.social"
+country = "FR"
+kind = "ministry"
+name = "France Diplomatie"
+
 [alerts]
 dashboard_url = "https://dash.example.org/"
 
@@ -83,9 +92,9 @@ def test_digest_through_teams_and_matrix_once_per_period(
     flow, hs = receivers
     s = load_settings(write_config(CONFIG.format(homeserver=hs.url)), {"TEAMS_WEBHOOK": flow.url,
                                                                        "MATRIX_TOKEN": hs.token})  # fmt: skip
-    channels = build_channels(s)
-    assert send_digests(world, s, channels, now=NOW) == 2
-    assert send_digests(world, s, channels, now=NOW.replace(hour=13)) == 0
+    assert enqueue_digests(world, s.alerts, now=NOW, accounts=s.accounts) == 2
+    assert enqueue_digests(world, s.alerts, now=NOW.replace(hour=13), accounts=s.accounts) == 0
+    assert deliver_pending(world, s.alerts, build_channels(s), now=NOW).sent == 2
     (card,) = flow.posted
     (event,) = hs.events
     assert card["body"][0]["text"] == "📰 diplomonitor daily digest 'press': 2026-10-14"
@@ -95,7 +104,8 @@ def test_digest_through_teams_and_matrix_once_per_period(
     assert body.splitlines()[:3] == ["📰 diplomonitor daily digest 'press': 2026-10-14", f"Period: {period}",
                                      "Scope: all accounts"]  # fmt: skip
     assert event["content"]["msgtype"] == "m.notice"
-    assert "Top posts" in body and "@fr.bsky.social" in body
+    assert "- France Diplomatie (FR, ministry) @fr.bsky.social · 2026-10-15 " in body  # named as configured
+    assert body.endswith("Look next:\n- Dashboard: https://dash.example.org/")
 
 
 def _readme_toml() -> str:

@@ -19,7 +19,9 @@ from alerts.channels import build_notifiers
 from alerts.channels.matrix import event_content
 from alerts.errors import ChannelUnavailable, DeliveryRejected
 from alerts.settings import Channel
-from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
+from monitor.alerting.outbox import deliver_pending
+from monitor.compose import build_channels
 from monitor.schema import deliveries
 from tests.alerts.conftest import free_port, rule, settings
 from tests.alerts.receivers import Homeserver, serve
@@ -261,14 +263,14 @@ def test_outage_then_a_lost_answer_then_recovery_posts_once(world: Engine, homes
     """Down (502), then the event is stored but the answer lost (504 from the proxy): the outbox
     retries with the same txnId and the homeserver answers with the first event, posting nothing."""
     s, channels = _setup(homeserver)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     homeserver.answers.append((502, {"errcode": "M_UNKNOWN", "error": "Bad gateway"}, {}))
-    assert deliver_pending(world, s, channels, now=NOW).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW).failed == 1
     homeserver.lose = 1
-    assert deliver_pending(world, s, channels, now=NOW + 61 * S).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 61 * S).failed == 1
     assert len(homeserver.events) == 1
-    assert deliver_pending(world, s, channels, now=NOW + 182 * S).sent == 1
-    assert deliver_pending(world, s, channels, now=NOW + timedelta(hours=2)).sent == 0
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 182 * S).sent == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW + timedelta(hours=2)).sent == 0
     row = _delivery(world)
     assert (row.status, row.attempts) == ("sent", 3)
     txns = {unquote(r["path"].rsplit("/", 1)[1]) for r in homeserver.requests}
@@ -280,22 +282,22 @@ def test_outage_then_a_lost_answer_then_recovery_posts_once(world: Engine, homes
 def test_retry_after_ms_is_honoured_by_the_outbox(world: Engine, homeserver: Homeserver) -> None:
     """M_LIMIT_EXCEEDED with retry_after_ms 300000: the next try waits 300 s, not 60."""
     s, channels = _setup(homeserver)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     homeserver.answers.append(
         (429, {"errcode": "M_LIMIT_EXCEEDED", "error": "slow down", "retry_after_ms": 300000}, {})
     )
-    deliver_pending(world, s, channels, now=NOW)
+    deliver_pending(world, s.alerts, channels, now=NOW)
     assert _delivery(world).next_attempt_at == NOW + 300 * S
-    assert deliver_pending(world, s, channels, now=NOW + 299 * S).sent == 0
-    assert deliver_pending(world, s, channels, now=NOW + 300 * S).sent == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 299 * S).sent == 0
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 300 * S).sent == 1
     assert len(homeserver.requests) == 2 and len(homeserver.events) == 1
 
 
 def test_a_revoked_token_fails_the_delivery_at_once(world: Engine, homeserver: Homeserver) -> None:
     s, channels = _setup(homeserver)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     homeserver.token = "syt_new_token"  # the bot was logged out
-    assert deliver_pending(world, s, channels, now=NOW).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW).failed == 1
     row = _delivery(world)
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error.startswith("HTTP 401 M_UNKNOWN_TOKEN: Unknown access token")

@@ -17,7 +17,9 @@ from alerts.channels import build_notifiers
 from alerts.channels.teams import md_escape
 from alerts.errors import ChannelUnavailable, DeliveryRejected
 from alerts.settings import Channel
-from monitor.alerting import build_channels, deliver_pending, evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
+from monitor.alerting.outbox import deliver_pending
+from monitor.compose import build_channels
 from monitor.schema import deliveries
 from tests.alerts.conftest import free_port, rule, settings
 from tests.alerts.receivers import Workflows, serve, walk
@@ -192,15 +194,15 @@ def test_outage_then_a_lost_answer_then_recovery_posts_once(world: Engine, flow:
     """Down (503), then the flow posts but its 202 is lost (504 from a proxy): the outbox retries
     with the same Idempotency-Key and the flow, deduplicating on it, shows the card once."""
     s, channels = _setup(flow)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     flow.answers.append((503, {"error": "down"}, {}))
-    assert deliver_pending(world, s, channels, now=NOW).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW).failed == 1
     flow.lose = 1
-    assert deliver_pending(world, s, channels, now=NOW + 61 * S).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 61 * S).failed == 1
     assert len(flow.posted) == 1  # it did post; the sender could not know
-    report = deliver_pending(world, s, channels, now=NOW + 61 * S + 121 * S)
+    report = deliver_pending(world, s.alerts, channels, now=NOW + 61 * S + 121 * S)
     assert (report.sent, report.pending) == (1, 0)
-    assert deliver_pending(world, s, channels, now=NOW + timedelta(hours=2)).sent == 0
+    assert deliver_pending(world, s.alerts, channels, now=NOW + timedelta(hours=2)).sent == 0
     row = _delivery(world)
     assert (row.status, row.attempts) == ("sent", 3)
     keys = [r["headers"]["idempotency-key"] for r in flow.requests]
@@ -211,22 +213,22 @@ def test_outage_then_a_lost_answer_then_recovery_posts_once(world: Engine, flow:
 def test_retry_after_is_honoured_by_the_outbox(world: Engine, flow: Workflows) -> None:
     """429 with Retry-After: 600 waits 600 s, not the 60 s of the first backoff step."""
     s, channels = _setup(flow)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     flow.answers.append((429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "600"}))
-    deliver_pending(world, s, channels, now=NOW)
+    deliver_pending(world, s.alerts, channels, now=NOW)
     row = _delivery(world)
     assert (row.status, row.next_attempt_at, row.last_error[:8]) == ("pending", NOW + 600 * S, "HTTP 429")
-    assert deliver_pending(world, s, channels, now=NOW + 599 * S).sent == 0
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 599 * S).sent == 0
     assert len(flow.requests) == 1
-    assert deliver_pending(world, s, channels, now=NOW + 600 * S).sent == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW + 600 * S).sent == 1
     assert len(flow.posted) == 1
 
 
 def test_a_rejected_card_fails_at_once(world: Engine, flow: Workflows) -> None:
     s, channels = _setup(flow)
-    evaluate_rules(world, s, now=NOW)
+    evaluate_rules(world, s.alerts, now=NOW)
     flow.answers.append((400, {"error": {"code": "InvalidRequestContent"}}, {}))
-    assert deliver_pending(world, s, channels, now=NOW).failed == 1
+    assert deliver_pending(world, s.alerts, channels, now=NOW).failed == 1
     row = _delivery(world)
     assert (row.status, row.attempts) == ("failed", 1)
     assert row.last_error.startswith("HTTP 400: ") and "InvalidRequestContent" in row.last_error

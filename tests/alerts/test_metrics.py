@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from monitor.aggregate import load_accounts, members, window_stats
+from monitor.alerting.metrics import window_stats
+from monitor.alerting.scope import load_accounts, members
 from tests.alerts.conftest import rule
 from tests.conftest import NOW
 

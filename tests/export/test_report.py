@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine
 
-from monitor.report import Totals, gather_report
-from monitor.report_html import render_report
-from monitor.report_text import headline
+from monitor.reporting.gather import Totals, gather_report
+from monitor.reporting.html import render_report
+from monitor.reporting.selection import Period, Selection
+from monitor.reporting.text import headline
 from monitor.schema import accounts, posts
-from monitor.selection import Period, Selection
 from tests.export.conftest import scores_and_topics
 
 OCTOBER = Selection(Period.month("2026-10"))

@@ -8,9 +8,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
+from monitor.reporting.selection import Period, Selection
+from monitor.reporting.summary import (
+    SUMMARY_COLUMNS,
+    export_summary,
+    follower_counts,
+    is_overperforming,
+    summarise,
+)
 from monitor.schema import accounts
-from monitor.selection import Period, Selection
-from monitor.summary import SUMMARY_COLUMNS, export_summary, follower_counts, is_overperforming, summarise
 
 OCTOBER = Selection(Period.month("2026-10"))
 

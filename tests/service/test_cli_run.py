@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.db import make_engine, revisions, upgrade
-from monitor.locks import ProcessLock
+from monitor.service.locks import ProcessLock
 from tests.service.process import ROOT
 
 pytestmark = pytest.mark.slow  # each test starts `diplomonitor run` as a process

@@ -9,12 +9,14 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from monitor.compose import job_names, wanted_jobs
 from monitor.config import Settings
-from monitor.db import make_engine
-from monitor.jobs import Job
-from monitor.locks import NoLocks
+from monitor.db import make_engine, make_probe_engine
+from monitor.errors import UnknownJob
 from monitor.schema import deliveries, service_jobs
-from monitor.service import Service, job_names, make_monitor_engine, wanted_jobs
+from monitor.service.jobs import Job
+from monitor.service.locks import NoLocks
+from monitor.service.scheduler import Service
 from tests.conftest import NOW
 from tests.service.conftest import http_get
 
@@ -60,7 +62,7 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
     ]
     hosts = {"public.api.bsky.app": HostStats(10, 1, 2, 0.5)}
     service = Service(
-        settings, engine, jobs, locks=NoLocks(), backlog=lambda eng: 42, host_stats=lambda: hosts
+        settings.service, engine, jobs, locks=NoLocks(), backlog=lambda eng: 42, host_stats=lambda: hosts
     )
     service.start()
     try:
@@ -97,8 +99,8 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
 def test_healthz_is_503_when_the_database_does_not_answer(service_settings: Callable[..., Settings]) -> None:
     settings = service_settings()
     engine = make_engine(settings.database_url)
-    closed = make_monitor_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
-    service = Service(settings, engine, [], locks=NoLocks(), monitor_engine=closed)
+    closed = make_probe_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
+    service = Service(settings.service, engine, [], locks=NoLocks(), monitor_engine=closed)
     service.start()
     try:
         status, body = http_get(service.health.url + "/healthz")
@@ -126,7 +128,7 @@ def test_stop_waits_for_the_batch_in_hand_then_gives_up(service_settings: Callab
     def stubborn(now: datetime, stop: threading.Event) -> None:
         stubborn_release.wait(30)
 
-    service = Service(settings, engine, [Job("score", polite, 60, exclusive=False),
+    service = Service(settings.service, engine, [Job("score", polite, 60, exclusive=False),
                                          Job("profiles", stubborn, 60)], locks=NoLocks())  # fmt: skip
     service.start()
     assert started.wait(10)
@@ -148,6 +150,6 @@ def test_job_selection(service_settings: Callable[..., Settings]) -> None:
                                    "deliver"]  # fmt: skip
     assert wanted_jobs(settings, ["score"]) == ["score"]
     assert wanted_jobs(settings, ["collect", "deliver"]) == ["collect-mastodon", "deliver"]
-    with pytest.raises(ValueError, match="no job collect-bluesky in this configuration"):
+    with pytest.raises(UnknownJob, match="no job collect-bluesky in this configuration"):
         wanted_jobs(settings, ["collect-bluesky"])
     assert job_names(service_settings()) == ["score", "alerts", "deliver"]  # nothing to collect

@@ -3,7 +3,7 @@
 Time is cut into periods of each job's interval, aligned on the clock from 1970-01-01 UTC
 (a 15-minute job has periods starting at :00, :15, :30, :45). An *exclusive* job runs once
 per period across every process sharing the database: the runner takes the job's lock
-(monitor.locks), then claims the period in `service_jobs`; a process that finds the lock
+(monitor.service.locks), then claims the period in `service_jobs`; a process that finds the lock
 taken, or the period already claimed, skips. A shared job (scoring) runs in every process,
 whose batches never overlap because each batch is claimed in the database.
 
@@ -28,8 +28,8 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError
 
-from monitor.locks import JobLocks
 from monitor.schema import service_jobs
+from monitor.service.locks import JobLocks
 
 log = logging.getLogger(__name__)
 Outcome = Literal["ok", "failed", "busy", "done", "stopped"]

@@ -12,7 +12,7 @@ from alerts.links import post_url, profile_url
 from alerts.messages import PostRef, excerpt
 from alerts.rules import WindowStats, matched_keywords
 from alerts.settings import Rule
-from monitor.aggregate import Member, rule_filters
+from monitor.alerting.scope import Member, rule_filters
 from monitor.schema import accounts, post_topics, posts, scores
 from monitor.sqlparts import all_of, engagement, keyword_match
 
@@ -31,11 +31,11 @@ COLUMNS = (
     _account(accounts.c.country, "a_country"), _account(accounts.c.kind, "a_kind"),
     _account(accounts.c.instance, "a_instance"),
 )  # fmt: skip
-Names = Mapping[tuple[str, str], str]  # configured account names by (platform, handle)
+Authors = Mapping[tuple[str, str], str]  # configured account names by (platform, handle)
 
 
 def post_ref(
-    row: Any, note: str | None = None, *, names: Names | None = None, keywords: Sequence[str] = (),
+    row: Any, note: str | None = None, *, names: Authors | None = None, keywords: Sequence[str] = (),
     eng: int | None = None,
 ) -> PostRef:  # fmt: skip
     """A quoted post from a row with the COLUMNS (and `eng`, unless given): author named as
@@ -67,7 +67,7 @@ def top_posts(
     member: Member,
     stats: WindowStats,
     now: datetime,
-    names: Names | None = None,
+    names: Authors | None = None,
 ) -> list[PostRef]:
     """The posts behind a rule's value for a member, most telling first."""
     if rule.top_posts == 0 or not member.account_ids:
@@ -101,7 +101,7 @@ def top_posts(
     return [post_ref(r, names=names, keywords=keywords) for r in conn.execute(query)]
 
 
-def _latest(conn: Connection, filters: Sequence[Any], names: Names | None) -> list[PostRef]:
+def _latest(conn: Connection, filters: Sequence[Any], names: Authors | None) -> list[PostRef]:
     query = (
         select(*COLUMNS, engagement().label("eng"))
         .where(all_of(*filters))
@@ -111,7 +111,9 @@ def _latest(conn: Connection, filters: Sequence[Any], names: Names | None) -> li
     return [post_ref(r, "the last post", names=names) for r in conn.execute(query)]
 
 
-def _overperformers(conn: Connection, found: Sequence[dict[str, Any]], names: Names | None) -> list[PostRef]:
+def _overperformers(
+    conn: Connection, found: Sequence[dict[str, Any]], names: Authors | None
+) -> list[PostRef]:
     if not found:
         return []
     rows = {

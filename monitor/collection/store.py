@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, select, update
 
 from collectors.records import Engagement, Identity, Post, Profile
-from monitor.config import Account
 from monitor.schema import (
     account_handles,
     accounts,
@@ -25,70 +23,9 @@ from monitor.schema import (
     posts,
     profile_snapshots,
 )
+from monitor.sqlparts import insert
 
 MAX_BACKOFF = timedelta(hours=24)
-
-
-def insert(conn: Connection, table: Table) -> Any:
-    """The dialect's INSERT, which has on_conflict_do_update/do_nothing on both backends."""
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    reactivated: tuple[str, ...] = ()
-    deactivated: tuple[str, ...] = ()
-
-
-def sync_accounts(conn: Connection, configured: Sequence[Account], now: datetime) -> SyncReport:
-    """Make the accounts table match the config; removed accounts are deactivated, never deleted."""
-    existing = {(r.platform, r.handle): r for r in conn.execute(select(accounts))}
-    added, updated, reactivated = [], [], []
-    for a in configured:
-        values = {
-            "country": a.country,
-            "kind": a.kind,
-            "host_country": a.host_country,
-            "groups": list(a.groups),
-            "display_name": a.name,
-        }
-        row = existing.get(a.key)
-        label = f"{a.platform}:{a.handle}"
-        if row is None:
-            conn.execute(
-                accounts.insert().values(
-                    platform=a.platform,
-                    handle=a.handle,
-                    instance=a.instance,
-                    active=True,
-                    created_at=now,
-                    updated_at=now,
-                    **values,
-                )
-            )
-            added.append(label)
-            continue
-        changed: dict[str, Any] = {k: v for k, v in values.items() if getattr(row, k) != v and v is not None}
-        if not row.active:
-            reactivated.append(label)
-            changed.update(active=True, deactivated_at=None)
-        elif changed:
-            updated.append(label)
-        if changed:
-            conn.execute(update(accounts).where(accounts.c.id == row.id).values(updated_at=now, **changed))
-    keys = {a.key for a in configured}
-    gone = [r for k, r in existing.items() if k not in keys and r.active]
-    for r in gone:
-        conn.execute(
-            update(accounts)
-            .where(accounts.c.id == r.id)
-            .values(active=False, deactivated_at=now, updated_at=now)
-        )
-    return SyncReport(
-        tuple(added), tuple(updated), tuple(reactivated), tuple(f"{r.platform}:{r.handle}" for r in gone)
-    )
 
 
 def save_identity(conn: Connection, account_id: int, identity: Identity, now: datetime) -> None:

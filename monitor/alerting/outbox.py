@@ -8,7 +8,9 @@
 Claiming marks rows `sending` with a lease in their own short transaction (FOR UPDATE SKIP
 LOCKED on PostgreSQL; SQLite serialises writers), then sends outside any transaction, so
 several processes never send the same delivery, and a crash only delays it. A delivery is
-unique per (channel, dedup_key): enqueuing the same alert twice stores it once.
+unique per (channel, dedup_key): enqueuing the same alert twice stores it once. What sending
+needs is stored with the delivery (the message, the quiet hours of its rule), so the one
+`deliver` job sends alerts and digests alike without looking anything up.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from alerts.channels import Notifier
 from alerts.errors import DeliveryError, DeliveryRejected
 from alerts.messages import Message
 from alerts.quiet import QuietHours
-from monitor.config import AlertsSettings, Settings
+from monitor.config import AlertsSettings
 from monitor.schema import deliveries
-from monitor.store import insert
+from monitor.sqlparts import insert
 
 log = logging.getLogger(__name__)
 OPEN = ("pending", "sending")
@@ -61,17 +63,30 @@ def enqueue(
         status="pending",
         attempts=0,
         next_attempt_at=not_before,
+        quiet_hours=quiet.span if quiet else None,
+        quiet_timezone=quiet.tz.key if quiet else None,
         created_at=now,
     )
     result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["channel", "dedup_key"]))
     return bool(result.rowcount)
 
 
-def claim(engine: Engine, alerts: AlertsSettings, quiet_of: Callable[[Any], QuietHours | None],
-          now: datetime, limit: int) -> list[Any]:  # fmt: skip
+def quiet_of(row: Any) -> QuietHours | None:
+    """The quiet hours stored with a delivery, or None."""
+    return QuietHours.parse(row.quiet_hours, row.quiet_timezone or "UTC") if row.quiet_hours else None
+
+
+def claim(engine: Engine, alerts: AlertsSettings, now: datetime, limit: int) -> list[Any]:
     """Take up to `limit` due deliveries for this process, leased for `lease_seconds`."""
     query = (
-        select(deliveries.c.id, deliveries.c.channel, deliveries.c.payload, deliveries.c.attempts)
+        select(
+            deliveries.c.id,
+            deliveries.c.channel,
+            deliveries.c.payload,
+            deliveries.c.attempts,
+            deliveries.c.quiet_hours,
+            deliveries.c.quiet_timezone,
+        )
         .where(deliveries.c.status.in_(OPEN), deliveries.c.next_attempt_at <= now)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit)
@@ -115,7 +130,7 @@ def backoff(alerts: AlertsSettings, attempts: int) -> timedelta:
 
 def deliver_pending(
     engine: Engine,
-    settings: Settings,
+    alerts: AlertsSettings,
     channels: Mapping[str, Notifier],
     *,
     now: datetime | None = None,
@@ -124,16 +139,9 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send every due delivery once; failures are rescheduled with backoff or marked failed."""
     clock: Callable[[], datetime] = (lambda: now) if now else (lambda: datetime.now(UTC))  # type: ignore[return-value]
-    alerts = settings.alerts
-    rules = {r.name: r for r in alerts.rules}
-
-    def quiet_of(row: Any) -> QuietHours | None:
-        rule = rules.get((row.payload.get("data") or {}).get("rule", ""))
-        return rule.quiet() if rule and row.payload.get("kind") in ("fire", "resolve") else None
-
     sent = failed = 0
     while not (stop and stop.is_set()):
-        claimed = claim(engine, alerts, quiet_of, clock(), batch)
+        claimed = claim(engine, alerts, clock(), batch)
         if not claimed:
             break
         for row in claimed:

@@ -1,6 +1,6 @@
 """The monthly report's figures, gathered in SQL (aggregates and top-N only, never whole tables).
 
-`gather_report(conn, sel)` returns a `ReportData`; `monitor.report_html.render_report` turns it
+`gather_report(conn, sel)` returns a `ReportData`; `monitor.reporting.html.render_report` turns it
 into one self-contained HTML file. A report for chosen countries shows each account; a report
 for all countries shows each country.
 """
@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, distinct, func, or_, select
 
-from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
-from monitor.selection import (
+from monitor.reporting.selection import (
     Period,
     Selection,
     account_conditions,
@@ -24,8 +23,9 @@ from monitor.selection import (
     post_conditions,
     posts_from,
 )
+from monitor.reporting.summary import account_baselines, is_overperforming, summarise
+from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
 from monitor.sqlparts import engagement, utc_day
-from monitor.summary import account_baselines, is_overperforming, summarise
 
 TOP_POSTS = 10
 MAX_SERIES = 8

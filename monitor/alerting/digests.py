@@ -1,27 +1,26 @@
 """Daily or weekly digests: top posts, notable shifts by sending country, alerts of the period.
 
-A digest covers the period that ended most recently at `hour` local time; it goes through the
-outbox under the key `digest:NAME:END`, so calling `send_digests` every few minutes sends each
-period once, and a channel that is down gets it later.
+A digest covers the period that ended most recently at `hour` local time; it goes into the
+outbox under the key `digest:NAME:END`, so calling `enqueue_digests` every few minutes stores
+each period once; the `deliver` job sends it, and a channel that is down gets it later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
 
-from alerts.channels import Notifier
 from alerts.compose import Shift, digest_message
-from alerts.messages import Message
+from alerts.messages import Message, local_time
 from alerts.quiet import QuietHours
 from alerts.settings import WEEKDAYS, Digest
-from monitor.aggregate import in_scope, load_accounts, post_filters
-from monitor.config import Settings
-from monitor.evidence import COLUMNS, post_ref
-from monitor.outbox import deliver_pending, enqueue
+from monitor.alerting.evidence import COLUMNS, Authors, post_ref
+from monitor.alerting.outbox import enqueue
+from monitor.alerting.scope import in_scope, load_accounts, post_filters
+from monitor.config import Account, AlertsSettings
 from monitor.schema import accounts, alert_events, deliveries, posts, scores
 from monitor.sqlparts import all_of, engagement
 
@@ -43,13 +42,16 @@ def period_ending(digest: Digest, now: datetime) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def send_digests(
-    engine: Engine, settings: Settings, channels: Mapping[str, Notifier], *, now: datetime | None = None
+def enqueue_digests(
+    engine: Engine, settings: AlertsSettings, *, now: datetime | None = None, accounts: Sequence[Account] = ()
 ) -> int:
-    """Enqueue each digest whose period has ended and not been sent yet, then deliver; count enqueued."""
+    """Enqueue each digest whose period has ended and is not in the outbox yet; count those enqueued.
+
+    `accounts` (the [[accounts]] section) names the authors of quoted posts as configured."""
     now = now or datetime.now(UTC)
+    authors = {a.key: a.name for a in accounts if a.name}
     count = 0
-    for d in settings.alerts.digests:
+    for d in settings.digests:
         start, end = period_ending(d, now)
         key = f"digest:{d.name}:{end.isoformat()}"
         with engine.begin() as conn:
@@ -60,14 +62,15 @@ def send_digests(
             ).scalar_one()
             if done == len(set(d.channels)):
                 continue
-            message = build_digest(conn, d, start, end, key)
+            message = build_digest(conn, d, start, end, key, authors, settings.dashboard_url)
             count += sum(enqueue(conn, c, message, event_id=None, now=now) for c in d.channels)
-    if count:
-        deliver_pending(engine, settings, channels, now=now)
     return count
 
 
-def build_digest(conn: Connection, d: Digest, start: datetime, end: datetime, key: str) -> Message:
+def build_digest(
+    conn: Connection, d: Digest, start: datetime, end: datetime, key: str,
+    authors: Authors | None = None, dashboard_url: str | None = None,
+) -> Message:  # fmt: skip
     """The digest message for [start, end)."""
     ids = [a.id for a in load_accounts(conn) if in_scope(a, d.scope, d.scope_value)]
     filters = post_filters(ids, topic=d.scope_value if d.scope == "topic" else None)
@@ -83,9 +86,10 @@ def build_digest(conn: Connection, d: Digest, start: datetime, end: datetime, ke
         .order_by(alert_events.c.opened_at)
         .limit(MAX_ALERT_LINES)
     )
-    lines = [f"{e.opened_at:%Y-%m-%d %H:%M} UTC — {e.title}" for e in events]
+    lines = [f"{local_time(e.opened_at, d.timezone)} — {e.title}" for e in events]
     shifts = notable_shifts(conn, filters, start, end, d.shifts)
-    return digest_message(d, (start, end), [post_ref(r) for r in top], shifts, lines, key=key)
+    quoted = [post_ref(r, names=authors) for r in top]
+    return digest_message(d, (start, end), quoted, shifts, lines, key=key, dashboard_url=dashboard_url)
 
 
 def notable_shifts(

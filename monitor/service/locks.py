@@ -23,11 +23,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from monitor.errors import AlreadyRunning
+
 log = logging.getLogger(__name__)
-
-
-class AlreadyRunning(RuntimeError):
-    """Another service already uses this SQLite database."""
 
 
 class JobLocks(Protocol):

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 from importlib import resources
 from string import Template
 
-from monitor import charts
-from monitor.charts import esc
-from monitor.report import MAX_SERIES, ReportData, TopPost
-from monitor.report_text import change, headline, share
-from monitor.summary import SUMMARY_COLUMNS
+from monitor.reporting import charts
+from monitor.reporting.charts import esc
+from monitor.reporting.gather import MAX_SERIES, ReportData, TopPost
+from monitor.reporting.summary import SUMMARY_COLUMNS
+from monitor.reporting.text import change, headline, share
 
 GROUP_COLUMNS = {
     "posts": "Posts", "posts_per_day": "Per day", "engagement_total": "Engagement",
@@ -28,7 +28,7 @@ TEXT_HEADERS = {"Account", "Country", "Theme", "Trend", "Time (UTC)", "Post", "T
 
 
 def _template(name: str) -> str:
-    return resources.files("monitor").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("monitor.reporting").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def render_report(data: ReportData) -> str:

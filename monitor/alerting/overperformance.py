@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Float, and_, case, cast, func, select
 
 from alerts.rules import WindowStats
 from alerts.settings import Rule
-from monitor.aggregate import Member, rule_filters
+from monitor.alerting.scope import Member, rule_filters
 from monitor.schema import accounts, engagement_snapshots, posts
 from monitor.sqlparts import all_of, engagement, median_by, plus_seconds
 

@@ -15,30 +15,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from alerts.channels import Notifier, build_notifiers
-from alerts.compose import AlertInfo, alert_message, condition
+from alerts.compose import AlertInfo, alert_message, alert_title, condition
 from alerts.rules import Verdict, WindowStats, judge
 from alerts.settings import Rule
-from monitor.aggregate import AccountRow, Member, load_accounts, members, window_stats
-from monitor.config import Settings
-from monitor.digests import send_digests
-from monitor.evidence import top_posts
-from monitor.outbox import DeliveryReport, deliver_pending, enqueue
+from monitor.alerting.evidence import Authors, top_posts
+from monitor.alerting.metrics import window_stats
+from monitor.alerting.outbox import enqueue
+from monitor.alerting.scope import AccountRow, Member, load_accounts, members
+from monitor.config import Account, AlertsSettings
 from monitor.schema import alert_events, alert_states
-from monitor.store import insert
+from monitor.sqlparts import insert
 
-__all__ = [
-    "DeliveryReport",
-    "EvaluationReport",
-    "Outcome",
-    "build_channels",
-    "deliver_pending",
-    "evaluate_rules",
-    "send_digests",
-]
 log = logging.getLogger(__name__)
 
 
@@ -60,29 +49,27 @@ class EvaluationReport:
     outcomes: tuple[Outcome, ...] = ()
 
 
-def build_channels(settings: Settings, *, http: httpx.Client | None = None) -> dict[str, Notifier]:
-    """The configured channels, sharing one HTTP client (pass one to inject a transport)."""
-    client = http or httpx.Client(follow_redirects=False, headers={"User-Agent": "diplomonitor"})
-    return build_notifiers(settings.alerts.channels, settings.secrets, client)
-
-
 def evaluate_rules(
     engine: Engine,
-    settings: Settings,
+    settings: AlertsSettings,
     *,
     now: datetime | None = None,
     dry_run: bool = False,
     names: Sequence[str] = (),
+    accounts: Sequence[Account] = (),
 ) -> EvaluationReport:
-    """Evaluate every rule (or those named) now; with `dry_run`, only say what would change."""
+    """Evaluate every rule (or those named) now; with `dry_run`, only say what would change.
+
+    `accounts` (the [[accounts]] section) names the authors of quoted posts as configured."""
     now = now or datetime.now(UTC)
+    authors = {a.key: a.name for a in accounts if a.name}
     outcomes: list[Outcome] = []
-    for rule in settings.alerts.rules:
+    for rule in settings.rules:
         if names and rule.name not in names:
             continue
         # A dry run's connection is never committed: leaving the block rolls it back.
         with engine.connect() if dry_run else engine.begin() as conn:
-            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, settings)
+            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, settings, authors)
     fired = sum(o.action == "fire" for o in outcomes)
     resolved = sum(o.action == "resolve" for o in outcomes)
     if fired or resolved:
@@ -96,7 +83,8 @@ def _evaluate_rule(
     known: Sequence[AccountRow],
     now: datetime,
     dry_run: bool,
-    settings: Settings,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> list[Outcome]:
     group = members(rule, known)
     stats = window_stats(conn, rule, group, now)
@@ -106,7 +94,8 @@ def _evaluate_rule(
         verdict = judge(rule, stats[m.key])
         action = _decide(rule, states.get(m.key), verdict, now)
         if not dry_run and action != "stale":
-            action = _apply(conn, rule, m, states[m.key], stats[m.key], verdict, action, now, settings)
+            state, member_stats = states[m.key], stats[m.key]
+            action = _apply(conn, rule, m, state, member_stats, verdict, action, now, settings, authors)
             touched.append({"r": rule.name, "s": m.key, "at": now, "v": verdict.value})
         out.append(Outcome(rule.name, m.label, verdict, condition(rule, verdict.value), action))
     if touched:  # one batched statement for the bookkeeping of every member
@@ -163,11 +152,12 @@ def _apply(
     verdict: Verdict,
     action: str,
     now: datetime,
-    settings: Settings,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> str:
     where = (alert_states.c.rule == rule.name) & (alert_states.c.scope == m.key)
     if action == "fire":
-        event_id = _open(conn, rule, m, stats, verdict, now, settings)
+        event_id = _open(conn, rule, m, stats, verdict, now, settings, authors)
         if event_id is None:
             return "firing"  # the same window was already opened
         values = {"firing": True, "event_id": event_id, "changed_at": now, "last_fired_at": now}
@@ -185,13 +175,12 @@ def _open(
     stats: WindowStats,
     verdict: Verdict,
     now: datetime,
-    settings: Settings,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> int | None:
     start = now - timedelta(hours=rule.window_hours)
-    names = {a.key: a.name for a in settings.accounts if a.name}  # authors named as configured
-    posts = top_posts(conn, rule, m, stats, now, names)
-    info = AlertInfo(0, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
-    title = alert_message(rule, info, posts, kind="fire", key="").title
+    posts = top_posts(conn, rule, m, stats, now, authors)
+    title = alert_title(rule, m.label, verdict.value, kind="fire")
     details = {
         "label": m.label,
         "posts": [asdict(p) for p in posts],
@@ -209,7 +198,7 @@ def _open(
         return None
     info = AlertInfo(event_id, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
     message = alert_message(
-        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=settings.alerts.dashboard_url
+        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=settings.dashboard_url
     )
     for channel in rule.channels:
         enqueue(conn, channel, message, event_id=event_id, now=now, quiet=rule.quiet())

@@ -54,7 +54,7 @@ class Period:
     def days(cls, first: date, last: date) -> Period:
         """From the start of day `first` to the end of day `last`, both included, in UTC."""
         if last < first:
-            raise ValueError(f"--to {last} is before --from {first}")
+            raise ValueError(f"the last day {last} is before the first day {first}")
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
         return cls(start, end, f"{first.isoformat()} to {last.isoformat()}")

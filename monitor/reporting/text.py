@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.report import ReportData
+from monitor.reporting.gather import ReportData
 
 MIN_TOPIC_POSTS = 3  # a topic's negative share is quoted only over at least this many posts
 

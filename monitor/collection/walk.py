@@ -20,8 +20,7 @@ from collectors.errors import CollectorError, Gone
 from collectors.protocol import Collector
 from collectors.records import UNAVAILABLE, Floor, Identity
 from collectors.settings import CollectSettings
-from monitor.schema import accounts, collection_state
-from monitor.store import (
+from monitor.collection.store import (
     record_failure,
     record_success,
     record_unavailable,
@@ -29,6 +28,8 @@ from monitor.store import (
     save_posts,
     update_state,
 )
+from monitor.errors import describe
+from monitor.schema import accounts, collection_state
 
 log = logging.getLogger(__name__)
 Outcome = Literal["ok", "failed", "unavailable", "stopped"]
@@ -109,6 +110,15 @@ def resolve_target(engine: Engine, collector: Collector, target: Target, now: da
     return identity
 
 
+def mark_gone(engine: Engine, target: Target, exc: Gone, now: datetime, settings: CollectSettings) -> str:
+    """Flag an account the platform says is gone; it is looked at again after gone_recheck_hours."""
+    message = f"{exc.status}: {exc}"
+    with engine.begin() as conn:
+        recheck = timedelta(hours=settings.gone_recheck_hours)
+        record_unavailable(conn, target.account_id, exc.status, str(exc), now, recheck)
+    return message
+
+
 def collect_account(
     engine: Engine,
     collector: Collector,
@@ -127,25 +137,18 @@ def collect_account(
             identity = target.identity()
         return _walk(engine, collector, target, identity, settings, since=since, now=now, stop=stop)
     except Gone as exc:
-        with engine.begin() as conn:
-            record_unavailable(
-                conn,
-                target.account_id,
-                exc.status,
-                str(exc),
-                now,
-                timedelta(hours=settings.gone_recheck_hours),
-            )
-        return AccountResult(target.label, "unavailable", message=f"{exc.status}: {exc}")
+        return AccountResult(
+            target.label, "unavailable", message=mark_gone(engine, target, exc, now, settings)
+        )
     except CollectorError as exc:
-        message = f"{exc.__class__.__name__}: {exc}"
+        message = describe(exc)
     except DBAPIError:
         # The database, not the account, failed: the job fails and runs again next period,
         # instead of every account being put on failure backoff by an outage.
         raise
     except Exception as exc:  # a bug must not stop the other accounts; it is logged in full
         log.exception("collecting %s failed", target.label)
-        message = f"internal error: {exc.__class__.__name__}: {exc}"
+        message = f"internal error: {describe(exc)}"
     with engine.begin() as conn:
         record_failure(
             conn, target.account_id, message, now, timedelta(minutes=settings.failure_backoff_minutes)

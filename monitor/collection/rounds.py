@@ -15,41 +15,30 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from collectors.bluesky import BlueskyCollector
 from collectors.errors import CollectorError, Gone
-from collectors.http import Clock, HostRegistry
-from collectors.mastodon import MastodonCollector
 from collectors.protocol import Collector
 from collectors.records import UNAVAILABLE, Identity, KnownPost
-from monitor.config import Settings
-from monitor.fanout import run_each
-from monitor.store import (
+from collectors.settings import CollectSettings
+from monitor.collection.fanout import run_each
+from monitor.collection.store import (
     mark_deleted,
     recent_posts,
-    record_unavailable,
     save_identity,
     save_posts,
     save_profile,
     update_state,
 )
-from monitor.walk import AccountResult, Target, collect_account, load_targets, resolve_target
+from monitor.collection.walk import (
+    AccountResult,
+    Target,
+    collect_account,
+    load_targets,
+    mark_gone,
+    resolve_target,
+)
+from monitor.errors import describe
 
 log = logging.getLogger(__name__)
-
-
-def build_collectors(settings: Settings, *, clock: Clock | None = None) -> dict[str, Collector]:
-    """The Bluesky and Mastodon collectors, sharing one set of per-host gates; no network I/O."""
-    registry = HostRegistry(settings.collect, clock)
-    b = settings.bluesky
-    session = settings.resolve_path(b.session_file) if b.session_file else None
-    prefix = settings.mastodon.token_env_prefix
-    tokens = {k: v for k, v in settings.secrets.items() if k.startswith(prefix)}
-    return {
-        "bluesky": BlueskyCollector(
-            b, settings.collect, registry, password=settings.secrets.get(b.password_env), session_path=session
-        ),
-        "mastodon": MastodonCollector(settings.mastodon, settings.collect, registry, tokens),
-    }
 
 
 def _now(now: datetime | None) -> datetime:
@@ -97,7 +86,7 @@ def due_targets(
 
 def collect_round(
     engine: Engine,
-    settings: Settings,
+    settings: CollectSettings,
     collectors: dict[str, Collector],
     *,
     platform: str | None = None,
@@ -113,14 +102,12 @@ def collect_round(
     due = [t for t in due if t.platform in collectors]
 
     def task(t: Target) -> AccountResult:
-        return collect_account(
-            engine, collectors[t.platform], t, settings.collect, since=since, now=now, stop=stop
-        )
+        return collect_account(engine, collectors[t.platform], t, settings, since=since, now=now, stop=stop)
 
     done = run_each(
         due,
         task,
-        workers=settings.collect.concurrency,
+        workers=settings.concurrency,
         host_of=_host(collectors),
         stop=stop,
         on_done=(lambda _t, r: on_account(r)) if on_account else None,
@@ -149,7 +136,11 @@ class ResolveReport:
 
 
 def resolve_accounts(
-    engine: Engine, settings: Settings, collectors: dict[str, Collector], *, now: datetime | None = None
+    engine: Engine,
+    settings: CollectSettings,
+    collectors: dict[str, Collector],
+    *,
+    now: datetime | None = None,
 ) -> ResolveReport:
     """Resolve every active account (handle -> DID, or instance + account id); flag gone ones."""
     now = _now(now)
@@ -160,22 +151,13 @@ def resolve_accounts(
         try:
             identity = resolve_target(engine, collectors[t.platform], t, now)
         except Gone as exc:
-            with engine.begin() as conn:
-                record_unavailable(
-                    conn,
-                    t.account_id,
-                    exc.status,
-                    str(exc),
-                    now,
-                    timedelta(hours=settings.collect.gone_recheck_hours),
-                )
-            return "unavailable", f"{exc.status}: {exc}"
+            return "unavailable", mark_gone(engine, t, exc, now, settings)
         except CollectorError as exc:
-            return "failed", f"{exc.__class__.__name__}: {exc}"
+            return "failed", describe(exc)
         changed = identity.handle != (t.current_handle or t.handle) and identity.status == "ok"
         return ("changed", identity.handle) if changed else ("resolved", identity.platform_id)
 
-    done = run_each(targets, task, workers=settings.collect.concurrency, host_of=_host(collectors))
+    done = run_each(targets, task, workers=settings.concurrency, host_of=_host(collectors))
     out: dict[str, list[tuple[str, str]]] = {"resolved": [], "changed": [], "unavailable": [], "failed": []}
     for t, (kind, detail) in sorted(done, key=lambda x: x[0].account_id):
         out[kind].append((t.label, detail))
@@ -209,7 +191,7 @@ def _ready(engine: Engine, collectors: dict[str, Collector]) -> list[Target]:
 
 def refresh_engagement(
     engine: Engine,
-    settings: Settings,
+    settings: CollectSettings,
     collectors: dict[str, Collector],
     *,
     now: datetime | None = None,
@@ -217,7 +199,7 @@ def refresh_engagement(
 ) -> RefreshReport:
     """Re-count posts younger than refresh_days; snapshot changed counts; mark posts gone upstream."""
     now = _now(now)
-    since = now - timedelta(days=settings.collect.refresh_days)
+    since = now - timedelta(days=settings.refresh_days)
 
     def task(t: Target) -> tuple[int, int, int, str | None]:
         with engine.connect() as conn:
@@ -226,7 +208,7 @@ def refresh_engagement(
         try:
             fresh = collectors[t.platform].refresh(t.identity(), known, now)
         except CollectorError as exc:
-            return 0, 0, 0, f"{exc.__class__.__name__}: {exc}"
+            return 0, 0, 0, describe(exc)
         ids = {r.uri: r.id for r in rows}
         with engine.begin() as conn:
             saved = save_posts(conn, t.account_id, fresh.posts, now)
@@ -237,7 +219,7 @@ def refresh_engagement(
     done = run_each(
         _ready(engine, collectors),
         task,
-        workers=settings.collect.concurrency,
+        workers=settings.concurrency,
         host_of=_host(collectors),
         stop=stop,
     )
@@ -252,7 +234,7 @@ def refresh_engagement(
 
 def refresh_profiles(
     engine: Engine,
-    settings: Settings,
+    settings: CollectSettings,
     collectors: dict[str, Collector],
     *,
     now: datetime | None = None,
@@ -269,7 +251,7 @@ def refresh_profiles(
         try:
             found = collector.profiles([t.identity() for t in mine], now)
         except CollectorError as exc:
-            failed += [(t.label, f"{exc.__class__.__name__}: {exc}") for t in mine]
+            failed += [(t.label, describe(exc)) for t in mine]
             continue
         for t in mine:
             profile = found.get(t.platform_id or "")
@@ -279,10 +261,7 @@ def refresh_profiles(
             checked += 1
             with engine.begin() as conn:
                 snapshots += save_profile(conn, t.account_id, profile)
-                if platform == "bluesky" and profile.handle not in (
-                    t.current_handle or t.handle,
-                    "handle.invalid",
-                ):
+                if profile.handle and profile.handle != (t.current_handle or t.handle):
                     moved = Identity(
                         platform, profile.handle, profile.platform_id, t.instance, profile.display_name
                     )
@@ -291,21 +270,14 @@ def refresh_profiles(
     return RefreshReport(len(targets), checked, snapshots, 0, tuple(failed))
 
 
-def _recheck(engine: Engine, collector: Collector, t: Target, settings: Settings, now: datetime) -> str:
+def _recheck(
+    engine: Engine, collector: Collector, t: Target, settings: CollectSettings, now: datetime
+) -> str:
     """A profile the platform did not serve: resolve the account to learn why, and flag it."""
     try:
         resolve_target(engine, collector, t, now)
     except Gone as exc:
-        with engine.begin() as conn:
-            record_unavailable(
-                conn,
-                t.account_id,
-                exc.status,
-                str(exc),
-                now,
-                timedelta(hours=settings.collect.gone_recheck_hours),
-            )
-        return f"{exc.status}: {exc}"
+        return mark_gone(engine, t, exc, now, settings)
     except CollectorError as exc:
-        return f"{exc.__class__.__name__}: {exc}"
+        return describe(exc)
     return "profile not served, account still resolves"

@@ -76,7 +76,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-10-15 12:00:00 INFO  monitor.jobs: message  key=value ...`, for people."""
+    """`2026-10-15 12:00:00 INFO  monitor.service.jobs: message  key=value ...`, for people."""
 
     def __init__(self, masker: Masker):
         super().__init__("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
@@ -115,7 +115,7 @@ def configure_logging(
     root.setLevel(level)
     for name in _QUIET:  # one line per request or per scheduler tick drowns the job lines
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
-    # monitor.service says the same about overlapping and missed runs, in fewer words
+    # monitor.service.scheduler says the same about overlapping and missed runs, in fewer words
     logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))
     return handler
 

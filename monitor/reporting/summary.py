@@ -26,9 +26,9 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
-from monitor.export import number, write_csv
-from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
-from monitor.selection import (
+from monitor.reporting import GROUPINGS
+from monitor.reporting.posts_csv import number, write_csv
+from monitor.reporting.selection import (
     Period,
     Selection,
     account_conditions,
@@ -36,8 +36,8 @@ from monitor.selection import (
     post_conditions,
     posts_from,
 )
+from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
 
-GROUPINGS = ("account", "country", "topic", "platform")
 SUMMARY_COLUMNS = (
     "accounts", "posts", "posts_per_day", "reply_share", "repost_share",
     "engagement_total", "engagement_median", "engagement_per_post", "engagement_per_1000_followers",
