@@ -10,11 +10,13 @@ the builders, so `diplomonitor --help` never loads SQLAlchemy, torch or httpx.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from collectors.records import PLATFORMS
 from monitor.config import ScheduleSettings, Settings
 from monitor.errors import UnknownJob
 
@@ -31,16 +33,20 @@ if TYPE_CHECKING:
     from monitor.service.scheduler import Service
 
 log = logging.getLogger(__name__)
-PLATFORMS = ("bluesky", "mastodon")
 
 
-def build_collectors(settings: Settings, *, clock: Clock | None = None) -> dict[str, Collector]:
-    """The Bluesky and Mastodon collectors, sharing one set of per-host gates; no network I/O."""
+def build_collectors(
+    settings: Settings, *, clock: Clock | None = None, stop: threading.Event | None = None
+) -> dict[str, Collector]:
+    """The Bluesky and Mastodon collectors, sharing one set of per-host gates; no network I/O.
+
+    Setting `stop` cuts short any wait for a host's budget (the service is stopping).
+    """
     from collectors.bluesky import BlueskyCollector
     from collectors.http import HostRegistry
     from collectors.mastodon import MastodonCollector
 
-    registry = HostRegistry(settings.collect, clock)
+    registry = HostRegistry(settings.collect, clock, stop)
     b = settings.bluesky
     session = settings.resolve_path(b.session_file) if b.session_file else None
     prefix = settings.mastodon.token_env_prefix
@@ -198,10 +204,10 @@ def wanted_jobs(settings: Settings, only: Sequence[str] = ()) -> list[str]:
 class Parts:
     """The real collectors, scorer and channels, built only for the jobs this process runs."""
 
-    def __init__(self, settings: Settings, engine: Engine, names: Sequence[str]):
+    def __init__(self, settings: Settings, engine: Engine, names: Sequence[str], stop: threading.Event):
         from monitor import scoring
 
-        self.settings, self.engine, self.names = settings, engine, list(names)
+        self.settings, self.engine, self.names, self.stop = settings, engine, list(names), stop
         uses = {spec_of(n).uses for n in names}
         self.scorer = build_scorer(settings)  # cheap: models load on the first batch
         self.backlog: Callable[[Engine], int] = lambda eng: scoring.unscored_count(eng, self.scorer)
@@ -211,7 +217,7 @@ class Parts:
         if "collectors" in uses:
             from collectors.http import host_stats
 
-            self.collectors = build_collectors(settings)
+            self.collectors = build_collectors(settings, stop=stop)
             self.host_stats = host_stats
         if "channels" in uses:
             self.channels = build_channels(settings)
@@ -253,10 +259,11 @@ def build_service(
     try:
         require_current(engine)
         locks = make_locks(settings.database_url)
-        parts = Parts(settings, engine, names)
+        stop = threading.Event()  # set on SIGTERM: the jobs and the collectors' waits both see it
+        parts = Parts(settings, engine, names, stop)
         sync_accounts_at_start(engine, settings, locks, names)
         return Service(
-            settings.service, engine, parts.jobs(), locks=locks,
+            settings.service, engine, parts.jobs(), locks=locks, stop=stop,
             monitor_engine=make_probe_engine(settings.database_url), backlog=parts.backlog,
             host_stats=parts.host_stats, on_close=[parts.close],
             health_address=health_address or settings.service.health_address,

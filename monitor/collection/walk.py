@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
-from collectors.errors import CollectorError, Gone
+from collectors.errors import CollectorError, Gone, Stopped
 from collectors.protocol import Collector
 from collectors.records import UNAVAILABLE, Floor, Identity
 from collectors.settings import CollectSettings
@@ -140,6 +140,8 @@ def collect_account(
         return AccountResult(
             target.label, "unavailable", message=mark_gone(engine, target, exc, now, settings)
         )
+    except Stopped:  # the service is stopping: not the account's failure, no backoff
+        return AccountResult(target.label, "stopped", message="stopped; resumes next round")
     except CollectorError as exc:
         message = describe(exc)
     except DBAPIError:

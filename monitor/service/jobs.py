@@ -205,6 +205,25 @@ class JobRunner:
         with self._idle:
             return sorted(self._active)
 
+    def running_for(self, name: str) -> float | None:
+        """Seconds the job `name` has been running in this process, None when it is not."""
+        with self._idle:
+            started = self._active.get(name)
+        return None if started is None else time.monotonic() - started
+
+    def done_this_period(self, job: Job, now: datetime) -> Any:
+        """The claim of an exclusive job that already ran in the period holding `now`, else None."""
+        if not job.exclusive:
+            return None
+        t = service_jobs
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.period_start, t.c.status, t.c.owner, t.c.started_at).where(t.c.name == job.name)
+            ).first()
+        if row is None or row.period_start < period_start(now, job.seconds) or row.status == "running":
+            return None
+        return row
+
     def wait_idle(self, timeout: float) -> list[str]:
         """Wait until no job runs, at most `timeout` seconds; the names still running."""
         deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -27,6 +27,7 @@ from monitor.service.jobs import Job, JobRunner
 from monitor.service.locks import JobLocks
 
 log = logging.getLogger(__name__)
+OVERRUN_PERIODS = 3  # a job still running after this many of its periods is worth a warning
 
 
 class AlignedInterval(BaseTrigger):
@@ -70,11 +71,12 @@ class Service:
         on_close: Sequence[Callable[[], Any]] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         health_address: str | None = None,
+        stop: threading.Event | None = None,
     ):
         self.settings, self.engine, self.jobs, self.locks = settings, engine, list(jobs), locks
         self.monitor_engine = monitor_engine or engine
         self.on_close = list(on_close)
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
         self.metrics = ServiceMetrics()
         self.metrics.registry.register(StateCollector(self.monitor_engine, backlog, host_stats))
         self.runner = JobRunner(engine, locks, self.stop, self.metrics, clock)
@@ -88,8 +90,10 @@ class Service:
         self.health = HealthServer(address, self.metrics.registry, self.problems)
 
     def start(self) -> None:
-        """Start the health endpoint and the scheduler; each job runs once at once, then on its period."""
+        """Start the health endpoint and the scheduler: each job runs at once unless it already ran in
+        this period (the log says which), then on its period."""
         self.health.start()
+        plan = self._plan()  # before the first runs claim this period
         for job in self.jobs:
             self.scheduler.add_job(
                 self.runner.run, AlignedInterval(job.seconds), args=[job], id=job.name, name=job.name,
@@ -101,6 +105,30 @@ class Service:
             "service started: %d job(s), health and metrics on %s", len(self.jobs), self.health.url,
             extra={"fields": {"jobs": periods, "health_url": self.health.url}},
         )  # fmt: skip
+        for message, args in plan:
+            log.info(message, *args, extra={"fields": {"job": args[0]}})
+
+    def _plan(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """For each job, the line saying whether it runs now or when: a restart within a period
+        runs nothing that already ran in it (in another process, or in this one before)."""
+        now, lines = self.runner.clock(), []
+        for job in self.jobs:
+            every = _duration(job.seconds)
+            try:
+                done = self.runner.done_this_period(job, now)
+            except Exception as exc:  # the database is away: the run itself will say so
+                lines.append(("job %s: runs now (last run unknown: %s), then every %s",
+                              (job.name, exc.__class__.__name__, every)))  # fmt: skip
+                continue
+            if done is None:
+                lines.append(("job %s: runs now, then every %s", (job.name, every)))
+                continue
+            nxt = AlignedInterval(job.seconds).get_next_fire_time(now, now)
+            lines.append((
+                "job %s: already ran in this period (started %s UTC by %s); next run %s UTC, then every %s",
+                (job.name, f"{done.started_at:%H:%M:%S}", done.owner, f"{nxt:%H:%M:%S}", every),
+            ))  # fmt: skip
+        return lines
 
     def problems(self) -> list[str]:
         """Why the service is unhealthy; empty when healthy."""
@@ -143,14 +171,27 @@ class Service:
         log.info("service stopped")
         return []
 
-    @staticmethod
-    def _scheduler_event(event: JobEvent) -> None:
+    def _scheduler_event(self, event: JobEvent) -> None:
+        # Overlap is normal (models loading, a first collection): INFO; a WARNING only when a job
+        # has overrun OVERRUN_PERIODS periods.
+        period = next((j.seconds for j in self.jobs if j.name == event.job_id), 0.0)
         if event.code == EVENT_JOB_MAX_INSTANCES:
-            log.warning("job %s is still running: its next run waits for the next period", event.job_id)
+            running = self.runner.running_for(event.job_id) or 0.0
+            level = logging.WARNING if running > OVERRUN_PERIODS * period else logging.INFO
+            log.log(level, "job %s still running after %s: its next run waits for the next period",
+                    event.job_id, _duration(running))  # fmt: skip
         elif event.code == EVENT_JOB_MISSED:
-            late = datetime.now(UTC) - event.scheduled_run_time
-            log.warning(
-                "job %s missed its run by %s", event.job_id, late - timedelta(microseconds=late.microseconds)
-            )
+            late = (datetime.now(UTC) - event.scheduled_run_time).total_seconds()
+            level = logging.WARNING if late > OVERRUN_PERIODS * period else logging.INFO
+            log.log(level, "job %s missed its run by %s", event.job_id, _duration(late))
         else:
             log.error("job %s escaped its runner: %s", event.job_id, event.exception)
+
+
+def _duration(seconds: float) -> str:
+    """`45 s`, `15 min`, `6 h`: a period or a delay as people read it."""
+    if seconds < 120:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
