@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `models pull` downloads only the models not yet in cache_dir (with progress on a terminal);
+# offline it prints its one-line reason and the service starts anyway.
 run: $(STAMP)
 	$(VENV)/bin/diplomonitor --config $(CONFIG) db upgrade
 	$(VENV)/bin/diplomonitor --config $(CONFIG) accounts sync
+	$(VENV)/bin/diplomonitor --config $(CONFIG) models pull || echo "notice: models not pulled (see above); posts wait for scoring until \`diplomonitor models pull\` succeeds"
 	$(VENV)/bin/diplomonitor --config $(CONFIG) run
 
 # The report's browser test needs Chromium: installed with apt-get when missing and run as root

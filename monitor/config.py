@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ __all__ = ["Account", "ConfigError", "Settings", "config_path", "load_settings"]
 
 CONFIG_ENV = "DIPLOMONITOR_CONFIG"
 DATABASE_ENV = "DIPLOMONITOR_DATABASE_URL"
+HEALTH_ENV = "DIPLOMONITOR_HEALTH_ADDRESS"  # overrides [service].health_address (one per process)
 DEFAULT_CONFIG = "diplomonitor.toml"
 KINDS = (
     "ministry", "embassy", "consulate", "mission", "head_of_state", "head_of_government",
@@ -109,6 +110,14 @@ class ScheduleSettings:
                 raise ValueError(f"{name} must be positive")
 
 
+def check_address(address: str) -> str:
+    """`address` if it is HOST:PORT (port 0: any free port), else ValueError."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"'{address}' is not HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)")
+    return address
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """`[service]`: the long-running process."""
@@ -120,9 +129,7 @@ class ServiceSettings:
     workers: int = 8  # jobs that may run at the same time in one process
 
     def __post_init__(self) -> None:
-        host, sep, port = self.health_address.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("health_address must be HOST:PORT, e.g. 127.0.0.1:9464")
+        check_address(self.health_address)
         if not 0 < self.stop_seconds <= 9:
             raise ValueError("stop_seconds must be between 0 and 9 (the service exits within 10 seconds)")
         if self.workers < 1:
@@ -257,6 +264,12 @@ def _settings(b: Builder, data: dict[str, Any], environ: Mapping[str, str]) -> S
     }
     accounts = _accounts(b, data.get("accounts", []))
     alerts = _alerts(b, data.get("alerts", {}), accounts)
+    if environ.get(HEALTH_ENV):
+        try:
+            address = check_address(environ[HEALTH_ENV])
+        except ValueError as exc:
+            raise ConfigError(b.path, f"{HEALTH_ENV} (environment): {exc}") from None
+        sections["service"] = replace(sections["service"], health_address=address)
     url = environ.get(DATABASE_ENV) or sections["database"].url
     database_url = _database_url(b, url)
     secrets = _secrets(environ, sections["bluesky"], sections["mastodon"], alerts)

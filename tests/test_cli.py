@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,16 @@ def test_broken_config_is_one_clear_error(tmp_path: Path) -> None:
     assert result.output.strip() == (
         f"Error: {config}, line 2: collect.backfill_days: backfill_days must be at least 1"
     )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_pulls_missing_models_before_the_service_and_goes_on_offline() -> None:
+    """`make run` on a machine with internet scores posts without an extra step."""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["make", "-n", "run", "CONFIG=my.toml"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.splitlines()  # fmt: skip
+    steps = [line for line in out if "--config my.toml" in line]
+    assert [s.split("--config my.toml ")[1].split(" ||")[0] for s in steps] == [
+        "db upgrade", "accounts sync", "models pull", "run",
+    ]  # fmt: skip
+    assert " || " in steps[2]  # offline: the one-line error, then the service starts anyway

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from alerts.compose import condition, fmt
+from alerts.compose import condition
 from monitor.cli.app import App, emit, output_options, pass_app
 
 
@@ -35,19 +35,20 @@ def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
             states.setdefault(s.rule, []).append(s)
     rows = []
     for rule in app.settings.alerts.rules:
-        base = {"rule": rule.name, "metric": rule.metric, "condition": condition(rule, rule.threshold),
-                "severity": rule.severity, "channels": list(rule.channels)}  # fmt: skip
+        base = {"rule": rule.name, "metric": rule.metric, "severity": rule.severity,
+                "channels": list(rule.channels)}  # fmt: skip
         for s in states.get(rule.name) or [None]:
+            value = s.last_value if s else None
             rows.append({
                 **base,
                 "scope": s.scope if s else _scope(rule),
                 "state": ("FIRING" if s.firing else "ok") if s else "not evaluated",
-                "value": _value(rule, s.last_value) if s else None,
+                # The last evaluated value against the threshold ("n/a" before any evaluation).
+                "condition": condition(rule, value),
                 "since": s.changed_at if s else None,
                 "last_fired_at": s.last_fired_at if s else None,
             })  # fmt: skip
-    emit(rows, ["rule", "scope", "state", "value", "condition", "since", "last_fired_at", "severity",
-                "channels"], fmt)  # fmt: skip
+    emit(rows, ["rule", "scope", "state", "condition", "since", "last_fired_at", "severity", "channels"], fmt)
     if not rows and fmt == "table":
         click.echo("no alert rules: add [[alerts.rules]] to the config")
 
@@ -55,12 +56,6 @@ def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
 def _scope(rule: Any) -> str:
     scope = "all" if rule.scope == "all" else f"{rule.scope}:{rule.scope_value}"
     return scope + (" (each account)" if rule.per_member else "")
-
-
-def _value(rule: Any, value: float | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value:.2f}" if rule.spike != "none" else fmt(rule.metric, value)
 
 
 def _list_events(app: App, limit: int, output: str) -> None:
