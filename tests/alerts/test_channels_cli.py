@@ -16,7 +16,7 @@ from monitor.alerting.digests import enqueue_digests
 from monitor.alerting.outbox import deliver_pending
 from monitor.cli.main import cli
 from monitor.compose import build_channels
-from monitor.config import load_settings
+from monitor.config import ConfigError, load_settings
 from tests.alerts.receivers import Homeserver, Workflows, serve
 from tests.conftest import NOW
 
@@ -124,3 +124,9 @@ def test_the_readme_alert_examples_load(write_config: Any) -> None:
     kinds = {c.kind for c in s.alerts.channels}
     assert kinds == {"slack", "email", "webhook", "teams", "matrix"}
     assert s.alerts.dashboard_url and s.alerts.rules and s.alerts.digests
+
+
+def test_a_dashboard_url_must_be_http(write_config: Any) -> None:
+    problem = r"line 2: alerts\.dashboard_url: .*'dash\.example\.org' is not an http"
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(write_config('[alerts]\ndashboard_url = "dash.example.org"\n'), {})
