@@ -137,7 +137,8 @@ def _score(p: Parts, _: str) -> JobFunction:
 def _alerts(p: Parts, _: str) -> JobFunction:
     from monitor.alerting.evaluate import evaluate_rules
 
-    return lambda now, stop: evaluate_rules(p.engine, p.settings.alerts, now=now)
+    s = p.settings
+    return lambda now, stop: evaluate_rules(p.engine, s.alerts, now=now, accounts=s.accounts)
 
 
 def _deliver(p: Parts, _: str) -> JobFunction:
@@ -149,7 +150,8 @@ def _deliver(p: Parts, _: str) -> JobFunction:
 def _digests(p: Parts, _: str) -> JobFunction:
     from monitor.alerting.digests import enqueue_digests
 
-    return lambda now, stop: enqueue_digests(p.engine, p.settings.alerts, now=now)
+    s = p.settings
+    return lambda now, stop: enqueue_digests(p.engine, s.alerts, now=now, accounts=s.accounts)
 
 
 JOBS: tuple[JobSpec, ...] = (

@@ -147,11 +147,14 @@ class AlertsSettings:
     max_retry_seconds: float = 3600
     max_attempts: int = 50  # then the delivery is marked failed
     lease_seconds: float = 300  # a delivery being sent is retried after this if its sender died
+    dashboard_url: str | None = None  # base URL of the dashboard, linked from every alert
 
     def __post_init__(self) -> None:
         for name in ("retry_seconds", "max_retry_seconds", "max_attempts", "lease_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.dashboard_url is not None and not re.match(r"^https?://[^\s/]+\S*$", self.dashboard_url):
+            raise ValueError(f"dashboard_url '{self.dashboard_url}' is not an http(s) URL")
 
 
 class Secrets(Mapping[str, str]):
@@ -369,7 +372,7 @@ def _secrets(
 ) -> Secrets:
     names = {bluesky.password_env}
     for c in alerts.channels:
-        names.update(n for n in (c.url_env, c.password_env) if n)
+        names.update(n for n in (c.url_env, c.password_env, c.token_env) if n)
     values = {n: environ[n] for n in names if environ.get(n)}
     values.update({k: v for k, v in environ.items() if k.startswith(mastodon.token_env_prefix) and v})
     return Secrets(values)

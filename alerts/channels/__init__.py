@@ -1,4 +1,5 @@
-"""Channels send messages: Slack incoming webhooks, email over SMTP, generic JSON webhooks."""
+"""Channels send messages: Slack incoming webhooks, email over SMTP, generic JSON webhooks,
+Microsoft Teams Workflows webhooks and Matrix rooms."""
 
 from __future__ import annotations
 
@@ -29,16 +30,24 @@ def build_notifiers(
 ) -> dict[str, Notifier]:
     """One notifier per configured channel; secrets are looked up by the variable names."""
     from alerts.channels.email import EmailChannel
+    from alerts.channels.matrix import MatrixChannel
     from alerts.channels.slack import SlackChannel
+    from alerts.channels.teams import TeamsChannel
     from alerts.channels.webhook import WebhookChannel
 
+    by_url: dict[str, type[SlackChannel | WebhookChannel | TeamsChannel]] = {
+        "slack": SlackChannel,
+        "webhook": WebhookChannel,
+        "teams": TeamsChannel,
+    }
     out: dict[str, Notifier] = {}
     for c in configured:
         if c.kind == "email":
             password = secrets.get(c.password_env) if c.password_env else None
             out[c.name] = EmailChannel(c, password)
+        elif c.kind == "matrix":
+            out[c.name] = MatrixChannel(c, secrets.get(c.token_env) if c.token_env else None, http)
         else:
             url = secrets.get(c.url_env) if c.url_env else None
-            cls = SlackChannel if c.kind == "slack" else WebhookChannel
-            out[c.name] = cls(c, url, http)
+            out[c.name] = by_url[c.kind](c, url, http)
     return out

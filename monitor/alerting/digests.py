@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, case, func, select
 
 from alerts.compose import Shift, digest_message
-from alerts.messages import Message
+from alerts.messages import Message, local_time
 from alerts.quiet import QuietHours
 from alerts.settings import WEEKDAYS, Digest
-from monitor.alerting.evidence import COLUMNS, post_ref
+from monitor.alerting.evidence import COLUMNS, Authors, post_ref
 from monitor.alerting.outbox import enqueue
 from monitor.alerting.scope import in_scope, load_accounts, post_filters
-from monitor.config import AlertsSettings
+from monitor.config import Account, AlertsSettings
 from monitor.schema import accounts, alert_events, deliveries, posts, scores
 from monitor.sqlparts import all_of, engagement
 
@@ -42,9 +42,14 @@ def period_ending(digest: Digest, now: datetime) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def enqueue_digests(engine: Engine, settings: AlertsSettings, *, now: datetime | None = None) -> int:
-    """Enqueue each digest whose period has ended and is not in the outbox yet; count those enqueued."""
+def enqueue_digests(
+    engine: Engine, settings: AlertsSettings, *, now: datetime | None = None, accounts: Sequence[Account] = ()
+) -> int:
+    """Enqueue each digest whose period has ended and is not in the outbox yet; count those enqueued.
+
+    `accounts` (the [[accounts]] section) names the authors of quoted posts as configured."""
     now = now or datetime.now(UTC)
+    authors = {a.key: a.name for a in accounts if a.name}
     count = 0
     for d in settings.digests:
         start, end = period_ending(d, now)
@@ -57,12 +62,15 @@ def enqueue_digests(engine: Engine, settings: AlertsSettings, *, now: datetime |
             ).scalar_one()
             if done == len(set(d.channels)):
                 continue
-            message = build_digest(conn, d, start, end, key)
+            message = build_digest(conn, d, start, end, key, authors, settings.dashboard_url)
             count += sum(enqueue(conn, c, message, event_id=None, now=now) for c in d.channels)
     return count
 
 
-def build_digest(conn: Connection, d: Digest, start: datetime, end: datetime, key: str) -> Message:
+def build_digest(
+    conn: Connection, d: Digest, start: datetime, end: datetime, key: str,
+    authors: Authors | None = None, dashboard_url: str | None = None,
+) -> Message:  # fmt: skip
     """The digest message for [start, end)."""
     ids = [a.id for a in load_accounts(conn) if in_scope(a, d.scope, d.scope_value)]
     filters = post_filters(ids, topic=d.scope_value if d.scope == "topic" else None)
@@ -78,9 +86,10 @@ def build_digest(conn: Connection, d: Digest, start: datetime, end: datetime, ke
         .order_by(alert_events.c.opened_at)
         .limit(MAX_ALERT_LINES)
     )
-    lines = [f"{e.opened_at:%Y-%m-%d %H:%M} UTC — {e.title}" for e in events]
+    lines = [f"{local_time(e.opened_at, d.timezone)} — {e.title}" for e in events]
     shifts = notable_shifts(conn, filters, start, end, d.shifts)
-    return digest_message(d, (start, end), [post_ref(r) for r in top], shifts, lines, key=key)
+    quoted = [post_ref(r, names=authors) for r in top]
+    return digest_message(d, (start, end), quoted, shifts, lines, key=key, dashboard_url=dashboard_url)
 
 
 def notable_shifts(

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from alerts.compose import AlertInfo, alert_message, alert_title, condition
 from alerts.rules import Verdict, WindowStats, judge
 from alerts.settings import Rule
-from monitor.alerting.evidence import top_posts
+from monitor.alerting.evidence import Authors, top_posts
 from monitor.alerting.metrics import window_stats
 from monitor.alerting.outbox import enqueue
 from monitor.alerting.scope import AccountRow, Member, load_accounts, members
-from monitor.config import AlertsSettings
+from monitor.config import Account, AlertsSettings
 from monitor.schema import alert_events, alert_states
 from monitor.sqlparts import insert
 
@@ -56,16 +56,20 @@ def evaluate_rules(
     now: datetime | None = None,
     dry_run: bool = False,
     names: Sequence[str] = (),
+    accounts: Sequence[Account] = (),
 ) -> EvaluationReport:
-    """Evaluate every rule (or those named) now; with `dry_run`, only say what would change."""
+    """Evaluate every rule (or those named) now; with `dry_run`, only say what would change.
+
+    `accounts` (the [[accounts]] section) names the authors of quoted posts as configured."""
     now = now or datetime.now(UTC)
+    authors = {a.key: a.name for a in accounts if a.name}
     outcomes: list[Outcome] = []
     for rule in settings.rules:
         if names and rule.name not in names:
             continue
         # A dry run's connection is never committed: leaving the block rolls it back.
         with engine.connect() if dry_run else engine.begin() as conn:
-            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run)
+            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, settings, authors)
     fired = sum(o.action == "fire" for o in outcomes)
     resolved = sum(o.action == "resolve" for o in outcomes)
     if fired or resolved:
@@ -74,7 +78,13 @@ def evaluate_rules(
 
 
 def _evaluate_rule(
-    conn: Connection, rule: Rule, known: Sequence[AccountRow], now: datetime, dry_run: bool
+    conn: Connection,
+    rule: Rule,
+    known: Sequence[AccountRow],
+    now: datetime,
+    dry_run: bool,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> list[Outcome]:
     group = members(rule, known)
     stats = window_stats(conn, rule, group, now)
@@ -84,7 +94,8 @@ def _evaluate_rule(
         verdict = judge(rule, stats[m.key])
         action = _decide(rule, states.get(m.key), verdict, now)
         if not dry_run and action != "stale":
-            action = _apply(conn, rule, m, states[m.key], stats[m.key], verdict, action, now)
+            state, member_stats = states[m.key], stats[m.key]
+            action = _apply(conn, rule, m, state, member_stats, verdict, action, now, settings, authors)
             touched.append({"r": rule.name, "s": m.key, "at": now, "v": verdict.value})
         out.append(Outcome(rule.name, m.label, verdict, condition(rule, verdict.value), action))
     if touched:  # one batched statement for the bookkeeping of every member
@@ -141,10 +152,12 @@ def _apply(
     verdict: Verdict,
     action: str,
     now: datetime,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> str:
     where = (alert_states.c.rule == rule.name) & (alert_states.c.scope == m.key)
     if action == "fire":
-        event_id = _open(conn, rule, m, stats, verdict, now)
+        event_id = _open(conn, rule, m, stats, verdict, now, settings, authors)
         if event_id is None:
             return "firing"  # the same window was already opened
         values = {"firing": True, "event_id": event_id, "changed_at": now, "last_fired_at": now}
@@ -156,10 +169,17 @@ def _apply(
 
 
 def _open(
-    conn: Connection, rule: Rule, m: Member, stats: WindowStats, verdict: Verdict, now: datetime
+    conn: Connection,
+    rule: Rule,
+    m: Member,
+    stats: WindowStats,
+    verdict: Verdict,
+    now: datetime,
+    settings: AlertsSettings,
+    authors: Authors,
 ) -> int | None:
     start = now - timedelta(hours=rule.window_hours)
-    posts = top_posts(conn, rule, m, stats, now)
+    posts = top_posts(conn, rule, m, stats, now, authors)
     title = alert_title(rule, m.label, verdict.value, kind="fire")
     details = {
         "label": m.label,
@@ -177,7 +197,9 @@ def _open(
     if event_id is None:
         return None
     info = AlertInfo(event_id, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
-    message = alert_message(rule, info, posts, kind="fire", key=f"fire:{event_id}")
+    message = alert_message(
+        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=settings.dashboard_url
+    )
     for channel in rule.channels:
         enqueue(conn, channel, message, event_id=event_id, now=now, quiet=rule.quiet())
     log.info("alert opened: %s", title)

@@ -2,48 +2,84 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from alerts.links import post_url, profile_url
 from alerts.messages import PostRef, excerpt
-from alerts.rules import WindowStats
+from alerts.rules import WindowStats, matched_keywords
 from alerts.settings import Rule
 from monitor.alerting.scope import Member, rule_filters
-from monitor.schema import post_topics, posts, scores
+from monitor.schema import accounts, post_topics, posts, scores
 from monitor.sqlparts import all_of, engagement, keyword_match
 
-COLUMNS = (posts.c.id, posts.c.author_handle, posts.c.text, posts.c.url, posts.c.created_at)
+
+def _account(column: Any, label: str) -> Any:
+    # Correlated, so any query over posts can select it without joining (a handful of rows).
+    return select(column).where(accounts.c.id == posts.c.account_id).scalar_subquery().label(label)
 
 
-def post_ref(row: Any, note: str | None = None) -> PostRef:
-    """A quoted post from a row with the COLUMNS and `eng`."""
+# What a quoted post shows: the post, and who wrote it (name, country, kind, handle, DID).
+COLUMNS = (
+    posts.c.id, posts.c.platform, posts.c.author_handle, posts.c.text, posts.c.url, posts.c.created_at,
+    posts.c.hashtags, posts.c.is_repost, posts.c.repost_of_author,
+    _account(accounts.c.handle, "a_handle"), _account(accounts.c.current_handle, "a_now"),
+    _account(accounts.c.platform_id, "a_did"), _account(accounts.c.display_name, "a_name"),
+    _account(accounts.c.country, "a_country"), _account(accounts.c.kind, "a_kind"),
+    _account(accounts.c.instance, "a_instance"),
+)  # fmt: skip
+Authors = Mapping[tuple[str, str], str]  # configured account names by (platform, handle)
+
+
+def post_ref(
+    row: Any, note: str | None = None, *, names: Authors | None = None, keywords: Sequence[str] = (),
+    eng: int | None = None,
+) -> PostRef:  # fmt: skip
+    """A quoted post from a row with the COLUMNS (and `eng`, unless given): author named as
+    configured, Bluesky links under the handle, the keywords it matched."""
+    handle = row.a_now if row.a_now and row.a_now != "handle.invalid" else row.a_handle
+    if eng is None:
+        eng = int(row.eng) if row.eng is not None else None
+    if row.is_repost:  # the account shared someone else's words: say whose
+        shared = f"repost of @{row.repost_of_author or 'unknown'}"
+        note = f"{note}; {shared}" if note else shared
     return PostRef(
-        author=row.author_handle,
+        author=handle or row.author_handle,
         text=excerpt(row.text or ""),
-        url=row.url,
+        url=post_url(row.url, row.a_did, handle),
         created_at=row.created_at.isoformat(),
-        engagement=int(row.eng) if row.eng is not None else None,
+        engagement=eng,
         note=note,
+        name=(names or {}).get((row.platform, row.a_handle)) or row.a_name,
+        country=row.a_country,
+        account_kind=row.a_kind,
+        profile_url=profile_url(row.platform, handle, row.a_instance),
+        matched=matched_keywords(keywords, row.text or "", row.hashtags or ()),
     )
 
 
 def top_posts(
-    conn: Connection, rule: Rule, member: Member, stats: WindowStats, now: datetime
+    conn: Connection,
+    rule: Rule,
+    member: Member,
+    stats: WindowStats,
+    now: datetime,
+    names: Authors | None = None,
 ) -> list[PostRef]:
     """The posts behind a rule's value for a member, most telling first."""
     if rule.top_posts == 0 or not member.account_ids:
         return []
     if rule.metric == "overperformance":
-        return _overperformers(conn, stats.extra.get("posts", [])[: rule.top_posts])
+        return _overperformers(conn, stats.extra.get("posts", [])[: rule.top_posts], names)
     eng = engagement().label("eng")
     filters = rule_filters(rule, member.account_ids)
     frm: Any = posts
     order: list[Any] = [eng.desc(), posts.c.created_at.desc()]
     if rule.metric == "silence":
-        return _latest(conn, filters)
+        return _latest(conn, filters, names)
     filters += [posts.c.created_at > now - timedelta(hours=rule.window_hours), posts.c.created_at <= now]
     if rule.metric in ("negative_share", "mean_sentiment"):
         frm = posts.join(scores, scores.c.post_id == posts.c.id)
@@ -61,20 +97,23 @@ def top_posts(
     query = (
         select(*COLUMNS, eng).select_from(frm).where(all_of(*filters)).order_by(*order).limit(rule.top_posts)
     )
-    return [post_ref(r) for r in conn.execute(query)]
+    keywords = rule.keywords if rule.metric == "keyword" else ()
+    return [post_ref(r, names=names, keywords=keywords) for r in conn.execute(query)]
 
 
-def _latest(conn: Connection, filters: Sequence[Any]) -> list[PostRef]:
+def _latest(conn: Connection, filters: Sequence[Any], names: Authors | None) -> list[PostRef]:
     query = (
         select(*COLUMNS, engagement().label("eng"))
         .where(all_of(*filters))
         .order_by(posts.c.created_at.desc())
         .limit(1)
     )
-    return [post_ref(r, "the last post") for r in conn.execute(query)]
+    return [post_ref(r, "the last post", names=names) for r in conn.execute(query)]
 
 
-def _overperformers(conn: Connection, found: Sequence[dict[str, Any]]) -> list[PostRef]:
+def _overperformers(
+    conn: Connection, found: Sequence[dict[str, Any]], names: Authors | None
+) -> list[PostRef]:
     if not found:
         return []
     rows = {
@@ -86,8 +125,5 @@ def _overperformers(conn: Connection, found: Sequence[dict[str, Any]]) -> list[P
         if row is None:
             continue
         note = f"{f['ratio']:.1f}x the account's median ({f['median']:g}) at the same age"
-        refs.append(
-            PostRef(row.author_handle, excerpt(row.text or ""), row.url, row.created_at.isoformat(),
-                    f["engagement"], note)
-        )  # fmt: skip
+        refs.append(post_ref(row, note, names=names, eng=f["engagement"]))
     return refs

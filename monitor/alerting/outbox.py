@@ -173,6 +173,8 @@ def _send_one(
         attempts = row.attempts + 1
         give_up = isinstance(exc, DeliveryRejected) or attempts >= alerts.max_attempts
         retry_at = now + backoff(alerts, attempts)
+        if getattr(exc, "retry_after", None):  # the server said how long to wait (HTTP 429)
+            retry_at = max(retry_at, now + timedelta(seconds=exc.retry_after))  # type: ignore[attr-defined]
         retry_at = quiet.release(retry_at) if quiet else retry_at
         log.warning("delivery %s to %s failed (attempt %d): %s%s", row.id, row.channel, attempts, exc,
                     "; giving up" if give_up else f"; retrying at {retry_at:%H:%M:%S}")  # fmt: skip

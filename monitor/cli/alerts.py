@@ -104,7 +104,9 @@ def check(app: App, dry_run: bool, names: tuple[str, ...], fmt: str) -> None:
     if unknown:
         raise click.BadParameter(f"no rule named {', '.join(unknown)}", param_hint="--rule")
     engine = app.ready_engine()
-    report = evaluate_rules(engine, app.settings.alerts, now=app.now(), dry_run=dry_run, names=names)
+    s = app.settings
+    report = evaluate_rules(engine, s.alerts, now=app.now(), dry_run=dry_run, names=names,
+                            accounts=s.accounts)  # fmt: skip
     verb = {"fire": "would fire", "resolve": "would resolve"} if dry_run else {}
     rows = [
         {"rule": o.rule, "scope": o.scope, "condition": o.condition, "met": o.verdict.firing,
