@@ -15,15 +15,15 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, distinct, func, or_, select
 
+from monitor.measures import engagement_at_age
 from monitor.reporting.selection import (
     Period,
     Selection,
     account_conditions,
-    engagement_at_age,
     post_conditions,
     posts_from,
 )
-from monitor.reporting.summary import account_baselines, is_overperforming, summarise
+from monitor.reporting.summary import overperforming, summarise
 from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
 from monitor.sqlparts import engagement, utc_day
 
@@ -217,24 +217,11 @@ def _top_engagement(conn: Connection, sel: Selection) -> list[TopPost]:
 
 
 def _top_overperformance(conn: Connection, sel: Selection) -> list[TopPost]:
-    """Overperforming posts with the highest ratio to their account's median at 24 h."""
-    baselines = account_baselines(conn, sel)
-    e24 = engagement_at_age(24).label("e24")
-    query = (
-        select(posts.c.id, posts.c.account_id, e24)
-        .select_from(posts_from())
-        .where(*post_conditions(conn, sel), posts.c.is_repost.is_(False))
-    )
-    best: list[tuple[float, int]] = []
-    for r in conn.execute(query, execution_options={"yield_per": 5000}):
-        base = baselines.get(r.account_id)
-        if is_overperforming(r.e24, base):
-            item = (r.e24 / max(base or 0, 1), -r.id)
-            (heapq.heappush if len(best) < TOP_POSTS else heapq.heappushpop)(best, item)
-    ratios = {-neg_id: ratio for ratio, neg_id in best}
-    rows = conn.execute(_top_query(conn, sel).where(posts.c.id.in_(list(ratios))))
-    found = [_top_post(r, ratios[r.id]) for r in rows]
-    return sorted(found, key=lambda p: (-(p.ratio or 0), p.created_at))
+    """The overperforming posts with the highest ratio."""
+    best = heapq.nsmallest(TOP_POSTS, overperforming(conn, sel), key=lambda r: (-r.ratio, r.post_id))
+    wanted = _top_query(conn, sel).where(posts.c.id.in_([b.post_id for b in best]))
+    by_id = {r.id: r for r in conn.execute(wanted)} if best else {}
+    return [_top_post(by_id[b.post_id], b.ratio) for b in best if b.post_id in by_id]
 
 
 def _followers(conn: Connection, sel: Selection, by: str, days: list[date]) -> dict[str, list[int | None]]:

@@ -244,8 +244,8 @@ def _top_posts(data: ReportData) -> str:
         over = _table([*head, "× median"], _post_rows(data.top_overperformance, True))
     return (
         f"<h3>Most engaging</h3>{top}<h3>Overperforming</h3>"
-        '<p class="note">Engagement at 24 h at least twice the median at 24 h of the same account\'s posts '
-        f"in the period.</p>{over}"
+        '<p class="note">Engagement at 24 h at least twice the median at 24 h of the same account\'s '
+        f"20 posts before it.</p>{over}"
     )
 
 

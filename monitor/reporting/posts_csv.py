@@ -18,7 +18,8 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, func, select
 
-from monitor.reporting.selection import AGES_HOURS, Selection, engagement_at_age, post_conditions, posts_from
+from monitor.measures import engagement_at_age
+from monitor.reporting.selection import AGES_HOURS, Selection, post_conditions, posts_from
 from monitor.schema import accounts, posts, scores
 
 log = logging.getLogger(__name__)

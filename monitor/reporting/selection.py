@@ -1,11 +1,7 @@
 """What an export or a report selects: a period in UTC, filters, and the SQL they share.
 
-Engagement at an age (24 h, 7 days) is read from `engagement_snapshots`, which hold a row
-only when a count changed. The value at age A is the total of the latest snapshot observed
-at or before `created_at + A`; it is *known* only when the post was observed again at or
-after that moment (a later snapshot, or `posts.engagement_at` at or after it), because
-until then the counts could still have moved before A. A post first seen after A has no
-value at A.
+The figures themselves (engagement at an age, overperformance) are defined once, in
+monitor.measures.
 """
 
 from __future__ import annotations
@@ -13,22 +9,16 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
-    and_,
-    case,
     exists,
-    null,
-    or_,
     select,
 )
 
-from monitor.schema import accounts, engagement_snapshots, post_topics, posts
-from monitor.sqlparts import engagement, plus_seconds
+from monitor.schema import accounts, post_topics, posts
 
 AGES_HOURS = (24, 7 * 24)
 
@@ -119,31 +109,13 @@ def account_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[b
 
 def post_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[bool]]:
     """Conditions on `posts_from()` for the whole selection."""
-    conds = [
-        posts.c.created_at >= sel.period.start,
-        posts.c.created_at < sel.period.end,
-        *account_conditions(conn, sel),
-    ]
+    return [*account_conditions(conn, sel), *own_conditions(sel)]
+
+
+def own_conditions(sel: Selection) -> list[ColumnElement[bool]]:
+    """The conditions on `posts` alone: the period and the topics."""
+    conds = [posts.c.created_at >= sel.period.start, posts.c.created_at < sel.period.end]
     if sel.topics:
         tagged = post_topics.alias("topic_filter")  # the query may join post_topics itself
         conds.append(exists().where(tagged.c.post_id == posts.c.id, tagged.c.topic.in_(sel.topics)))
     return conds
-
-
-def engagement_at_age(hours: int) -> ColumnElement[Any]:
-    """Total engagement `hours` after the post was created, NULL where not known (see module doc)."""
-    snap = engagement_snapshots.alias(f"snap_{hours}h")
-    seen = engagement_snapshots.alias(f"seen_{hours}h")
-    moment = plus_seconds(posts.c.created_at, int(hours) * 3600)
-    value = (
-        select(engagement(snap))
-        .where(snap.c.post_id == posts.c.id, snap.c.observed_at <= moment)
-        .order_by(snap.c.observed_at.desc(), snap.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    observed_later = or_(
-        posts.c.engagement_at >= moment,
-        exists().where(and_(seen.c.post_id == posts.c.id, seen.c.observed_at >= moment)),
-    )
-    return case((observed_later, value), else_=null())

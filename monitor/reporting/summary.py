@@ -4,8 +4,8 @@ Definitions (the README repeats them for analysts):
 - engagement of a post: likes + reposts + replies + quotes at the latest observation.
   Engagement figures count the account's own posts (originals, replies, quotes): a repost's
   counts belong to the reposted post, so reposts count in `posts` and `repost_share` only.
-- overperforming post: engagement at 24 h >= 2 x the median engagement at 24 h of the same
-  account's own posts in the period (posts whose 24 h figure is known), and above zero.
+- overperforming post: monitor.measures (24 h engagement at least twice the median at 24 h of
+  the same account's 20 posts before it, within 30 days), the definition alerts use too.
 - followers at the start: the latest count observed at or before the period's start, else
   the first observed in the period; at the end: the latest observed before the period's end.
 - engagement per 1,000 followers: the engagement of the group's accounts whose end follower
@@ -26,13 +26,14 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
+from monitor.measures import REPORTING, Ratio, ratios
 from monitor.reporting import GROUPINGS
 from monitor.reporting.posts_csv import number, write_csv
 from monitor.reporting.selection import (
     Period,
     Selection,
     account_conditions,
-    engagement_at_age,
+    own_conditions,
     post_conditions,
     posts_from,
 )
@@ -45,7 +46,6 @@ SUMMARY_COLUMNS = (
     "overperforming_posts", "scored_posts", "sentiment_mean", "negative_share",
     "top_topics", "languages",
 )  # fmt: skip
-OVERPERFORMANCE_FACTOR = 2.0
 
 
 def ratio(part: float, whole: float, digits: int = 4) -> float | int | None:
@@ -76,7 +76,7 @@ class GroupStats:
     topics: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
 
-    def add(self, r: Row[Any], baselines: dict[int, float]) -> None:
+    def add(self, r: Row[Any], overperforming: set[int]) -> None:
         """Count one post."""
         self.accounts.add(r.account_id)
         self.posts += 1
@@ -87,7 +87,7 @@ class GroupStats:
             total = sum(c or 0 for c in counts)
             self.engagement.append(total)
             self.engagement_by_account[r.account_id] += total
-        if not r.is_repost and is_overperforming(r.e24, baselines.get(r.account_id)):
+        if r.id in overperforming:
             self.overperforming += 1
         if r.sentiment_score is not None:
             self.scored += 1
@@ -96,11 +96,6 @@ class GroupStats:
         self.topics.update((r.topics or {}).keys())
         if r.language:
             self.languages[r.language] += 1
-
-
-def is_overperforming(e24: int | None, baseline: float | None) -> bool:
-    """Engagement at 24 h at least twice the account's median at 24 h, and above zero."""
-    return e24 is not None and baseline is not None and e24 > 0 and e24 >= OVERPERFORMANCE_FACTOR * baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,28 +122,13 @@ def follower_counts(conn: Connection, account_ids: Iterable[int], period: Period
     return out
 
 
-def account_baselines(conn: Connection, sel: Selection) -> dict[int, float]:
-    """Median engagement at 24 h of each account's own posts in the period (known values only)."""
-    e24 = engagement_at_age(24).label("e24")
-    period_only = Selection(sel.period, sel.countries, sel.groups, sel.platforms)  # every topic
-    query = (
-        select(posts.c.account_id, e24)
-        .select_from(posts_from())
-        .where(*post_conditions(conn, period_only), posts.c.is_repost.is_(False))
-        .order_by(posts.c.account_id, posts.c.created_at)
+def overperforming(conn: Connection, sel: Selection) -> Iterator[Ratio]:
+    """The selection's overperforming posts (monitor.measures with REPORTING), by account and time."""
+    ids = [r.id for r in conn.execute(select(accounts.c.id).where(*account_conditions(conn, sel)))]
+    found = ratios(
+        conn, REPORTING, ids, sel.period.start, own_conditions(sel), [posts.c.created_at < sel.period.end]
     )
-    out: dict[int, float] = {}
-    current, values = None, array("q")
-    for r in conn.execute(query, execution_options={"yield_per": 5000}):
-        if r.account_id != current:
-            if values:
-                out[current] = statistics.median(values)  # type: ignore[index]
-            current, values = r.account_id, array("q")
-        if r.e24 is not None:
-            values.append(r.e24)
-    if values:
-        out[current] = statistics.median(values)  # type: ignore[index]
-    return out
+    return (r for r in found if r.overperforming())
 
 
 def _group_key(by: str) -> Any:
@@ -171,6 +151,7 @@ def _stream(conn: Connection, sel: Selection, by: str) -> Iterator[Any]:
     query = (
         select(
             key,
+            posts.c.id,
             posts.c.account_id,
             posts.c.is_reply,
             posts.c.is_repost,
@@ -178,7 +159,6 @@ def _stream(conn: Connection, sel: Selection, by: str) -> Iterator[Any]:
             posts.c.reposts,
             posts.c.replies,
             posts.c.quotes,
-            engagement_at_age(24).label("e24"),
             scores.c.sentiment_label,
             scores.c.sentiment_score,
             scores.c.topics,
@@ -228,7 +208,7 @@ def summarise(conn: Connection, sel: Selection, by: str) -> list[tuple[Any, ...]
     """The summary rows of a selection grouped `by` account, country, topic or platform."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
-    baselines = account_baselines(conn, sel)
+    flagged = {r.post_id for r in overperforming(conn, sel)}
     members = {} if by == "topic" else _members(conn, sel, by)
     followers = follower_counts(conn, sorted(set().union(*members.values())), sel.period)
     rows: dict[str, tuple[Any, ...]] = {}
@@ -238,7 +218,7 @@ def summarise(conn: Connection, sel: Selection, by: str) -> list[tuple[Any, ...]
             if current is not None:  # a finished group: keep its row, free its figures
                 rows[current.key] = summary_row(current, followers, sel.period)
             current = GroupStats(r.group_key, accounts=set(members.get(r.group_key, ())))
-        current.add(r, baselines)
+        current.add(r, flagged)
     if current is not None:
         rows[current.key] = summary_row(current, followers, sel.period)
     if not sel.topics:  # groups whose accounts posted nothing still get their row

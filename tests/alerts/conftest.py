@@ -81,6 +81,7 @@ def seed(engine: Engine) -> None:
                 url=f"https://example.org/{handle}/{pid}", text=text, created_at=created,
                 collected_at=created, updated_at=created, likes=likes, reposts=reposts, replies=replies,
                 quotes=quotes, hashtags=tags, deleted_at=NOW if deleted else None, is_repost=False,
+                engagement_at=NOW,  # every post was observed just now (its counts are current)
             ))  # fmt: skip
             if sentiment:
                 label, score = sentiment
