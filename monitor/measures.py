@@ -7,6 +7,7 @@ Engagement at age A: the total of the latest snapshot observed at or before `cre
 (snapshots are stored only when a count changed). It is *known* only once the post was observed
 at or after that moment (a later snapshot, or `posts.engagement_at`), because until then the
 counts could still have moved before A; a post first seen after A has no value at A.
+`posts.engagement_at`, the last observation, tells: every save of a post's counts sets it.
 
 Overperformance of a post, as CrowdTangle measured it: its engagement at age A divided by the
 median engagement at age A of the same account's `baseline_posts` most recent earlier posts
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, exists, func, null, or_, select
+from sqlalchemy import ColumnElement, Connection, case, func, null, select
 
 from monitor.schema import accounts, engagement_snapshots, posts
 from monitor.sqlparts import all_of, engagement, plus_seconds
@@ -36,7 +37,6 @@ def engagement_at_age(hours: float) -> ColumnElement[Any]:
     """A post's total engagement `hours` after it was created, NULL while not known (module doc)."""
     seconds = round(hours * 3600)
     snap = engagement_snapshots.alias(f"snap_{seconds}s")
-    seen = engagement_snapshots.alias(f"seen_{seconds}s")
     moment = plus_seconds(posts.c.created_at, seconds)
     value = (
         select(engagement(snap))
@@ -45,11 +45,9 @@ def engagement_at_age(hours: float) -> ColumnElement[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    observed_later = or_(
-        posts.c.engagement_at >= moment,
-        exists().where(and_(seen.c.post_id == posts.c.id, seen.c.observed_at >= moment)),
-    )
-    return case((observed_later, value), else_=null())
+    # posts.engagement_at is when the counts were last observed (every save sets it, changed or
+    # not), so it is never before a snapshot: "observed at or after the moment" is this one test.
+    return case((posts.c.engagement_at >= moment, value), else_=null())
 
 
 @dataclass(frozen=True, slots=True)

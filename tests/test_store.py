@@ -9,7 +9,6 @@ from monitor.accounts import sync_accounts
 from monitor.collection.store import (
     record_failure,
     record_success,
-    save_engagement,
     save_identity,
     save_posts,
     save_profile,
@@ -100,24 +99,6 @@ def test_edit_keeps_previous_text_and_asks_for_rescoring(engine: Engine) -> None
     assert (row.text, row.edited_at, row.scored_with, row.likes) == ("second", edited_at, None, 4)
     assert versions == [("first", edited_at)]
     assert [s.likes for s in snaps] == [1, 4]
-
-
-def test_engagement_snapshot_only_when_a_count_changes(engine: Engine) -> None:
-    aid = _account_id(engine)
-    with engine.begin() as conn:
-        save_posts(conn, aid, [_post("at://x/app.bsky.feed.post/1")], NOW)
-        pid = conn.execute(select(posts.c.id)).scalar_one()
-        same = save_engagement(conn, {pid: Engagement(1, 0, 0, 0)}, NOW + timedelta(hours=1))
-        more = save_engagement(conn, {pid: Engagement(9, 2, 0, 1)}, NOW + timedelta(hours=2))
-        rows = conn.execute(
-            select(engagement_snapshots.c.likes, engagement_snapshots.c.observed_at).order_by(
-                engagement_snapshots.c.observed_at
-            )
-        ).all()
-        latest = conn.execute(select(posts.c.likes, posts.c.quotes)).one()
-    assert (same, more) == (0, 1)
-    assert rows == [(1, NOW), (9, NOW + timedelta(hours=2))]
-    assert tuple(latest) == (9, 1)
 
 
 def test_identity_handle_history_and_profiles(engine: Engine) -> None:

@@ -284,32 +284,6 @@ def snapshot_row(post_id: int, e: Engagement, now: datetime) -> dict[str, Any]:
     }
 
 
-def save_engagement(conn: Connection, counts: dict[int, Engagement], now: datetime) -> int:
-    """Store refreshed counts by post id; a snapshot row only where a count changed."""
-    if not counts:
-        return 0
-    current = {
-        r.id: r
-        for r in conn.execute(
-            select(posts.c.id, posts.c.likes, posts.c.reposts, posts.c.replies, posts.c.quotes).where(
-                posts.c.id.in_(list(counts))
-            )
-        )
-    }
-    changed = {pid: e for pid, e in counts.items() if pid in current and _counts(current[pid]) != _counts(e)}
-    if changed:
-        conn.execute(engagement_snapshots.insert(), [snapshot_row(pid, e, now) for pid, e in changed.items()])
-        for pid, e in changed.items():
-            conn.execute(
-                update(posts)
-                .where(posts.c.id == pid)
-                .values(
-                    likes=e.likes, reposts=e.reposts, replies=e.replies, quotes=e.quotes, engagement_at=now
-                )
-            )
-    return len(changed)
-
-
 def mark_deleted(conn: Connection, post_ids: Sequence[int], now: datetime) -> int:
     """Posts gone upstream are marked, never removed."""
     if not post_ids:
