@@ -285,8 +285,24 @@ alert_events = Table(
     Column("details", Json, nullable=False, default=dict),  # top posts, counts
     Column("opened_at", UTCDateTime, nullable=False, default=utcnow),
     Column("resolved_at", UTCDateTime),
+    Column("muted", Boolean, nullable=False, default=False),  # opened during a mute: nothing was sent
+    Column("acknowledged_at", UTCDateTime),  # someone said they are on it
+    Column("acknowledged_by", String(128)),
     UniqueConstraint("rule", "scope", "window_start"),
     Index("ix_alert_events_opened", "opened_at"),
+)
+
+# A rule, or one scope of it ("" = the whole rule), muted until a time: alerts still open and
+# are recorded, but nothing is sent for them (alerting/mutes.py).
+alert_mutes = Table(
+    "alert_mutes",
+    metadata,
+    Column("rule", String(128), primary_key=True),
+    Column("scope", String(255), primary_key=True, default=""),
+    Column("muted_until", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("created_by", String(128), nullable=False),
+    Column("reason", Text),
 )
 
 deliveries = Table(

@@ -1,4 +1,4 @@
-"""quiet hours stored with each delivery; rejected posts
+"""quiet hours stored with each delivery; rejected posts; alert mutes and acknowledgements
 
 Revision ID: 0002
 Revises: 0001
@@ -50,9 +50,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rejected_posts", schema=None) as batch_op:
         batch_op.create_index("ix_rejected_posts_account", ["account_id"], unique=False)
+    with op.batch_alter_table("alert_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("muted", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(
+            sa.Column("acknowledged_at", monitor.schema.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(sa.Column("acknowledged_by", sa.String(length=128), nullable=True))
+    with op.batch_alter_table("alert_events", schema=None) as batch_op:
+        batch_op.alter_column("muted", server_default=None)
+    op.create_table(
+        "alert_mutes",
+        sa.Column("rule", sa.String(length=128), nullable=False),
+        sa.Column("scope", sa.String(length=255), nullable=False),
+        sa.Column("muted_until", monitor.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", monitor.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("rule", "scope", name=op.f("pk_alert_mutes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("alert_mutes")
+    with op.batch_alter_table("alert_events", schema=None) as batch_op:
+        batch_op.drop_column("acknowledged_by")
+        batch_op.drop_column("acknowledged_at")
+        batch_op.drop_column("muted")
     with op.batch_alter_table("rejected_posts", schema=None) as batch_op:
         batch_op.drop_index("ix_rejected_posts_account")
     op.drop_table("rejected_posts")

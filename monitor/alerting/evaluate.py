@@ -22,6 +22,7 @@ from alerts.rules import Verdict, WindowStats, judge
 from alerts.settings import Rule
 from monitor.alerting.evidence import Authors, top_posts
 from monitor.alerting.metrics import window_stats
+from monitor.alerting.mutes import Mute, active_mutes, muted_until
 from monitor.alerting.outbox import enqueue
 from monitor.alerting.scope import AccountRow, Member, load_accounts, members
 from monitor.config import Account, AlertsSettings
@@ -40,6 +41,15 @@ class Outcome:
     verdict: Verdict
     condition: str  # "negative share 62% >= 40%"
     action: str  # fire | resolve | suppressed (cooldown) | firing | ok | stale
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every rule's evaluation shares: the settings, authors' names, and the mutes in force."""
+
+    settings: AlertsSettings
+    authors: Authors
+    mutes: list[Mute]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,8 @@ def evaluate_rules(
             continue
         # A dry run's connection is never committed: leaving the block rolls it back.
         with engine.connect() if dry_run else engine.begin() as conn:
-            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, settings, authors)
+            ctx = _Context(settings, authors, active_mutes(conn, now, rule.name))
+            outcomes += _evaluate_rule(conn, rule, load_accounts(conn), now, dry_run, ctx)
     fired = sum(o.action == "fire" for o in outcomes)
     resolved = sum(o.action == "resolve" for o in outcomes)
     if fired or resolved:
@@ -83,8 +94,7 @@ def _evaluate_rule(
     known: Sequence[AccountRow],
     now: datetime,
     dry_run: bool,
-    settings: AlertsSettings,
-    authors: Authors,
+    ctx: _Context,
 ) -> list[Outcome]:
     group = members(rule, known)
     stats = window_stats(conn, rule, group, now)
@@ -95,7 +105,7 @@ def _evaluate_rule(
         action = _decide(rule, states.get(m.key), verdict, now)
         if not dry_run and action != "stale":
             state, member_stats = states[m.key], stats[m.key]
-            action = _apply(conn, rule, m, state, member_stats, verdict, action, now, settings, authors)
+            action = _apply(conn, rule, m, state, member_stats, verdict, action, now, ctx)
             touched.append({"r": rule.name, "s": m.key, "at": now, "v": verdict.value})
         out.append(Outcome(rule.name, m.label, verdict, condition(rule, verdict.value), action))
     if touched:  # one batched statement for the bookkeeping of every member
@@ -152,12 +162,11 @@ def _apply(
     verdict: Verdict,
     action: str,
     now: datetime,
-    settings: AlertsSettings,
-    authors: Authors,
+    ctx: _Context,
 ) -> str:
     where = (alert_states.c.rule == rule.name) & (alert_states.c.scope == m.key)
     if action == "fire":
-        event_id = _open(conn, rule, m, stats, verdict, now, settings, authors)
+        event_id = _open(conn, rule, m, stats, verdict, now, ctx)
         if event_id is None:
             return "firing"  # the same window was already opened
         values = {"firing": True, "event_id": event_id, "changed_at": now, "last_fired_at": now}
@@ -175,11 +184,11 @@ def _open(
     stats: WindowStats,
     verdict: Verdict,
     now: datetime,
-    settings: AlertsSettings,
-    authors: Authors,
+    ctx: _Context,
 ) -> int | None:
     start = now - timedelta(hours=rule.window_hours)
-    posts = top_posts(conn, rule, m, stats, now, authors)
+    posts = top_posts(conn, rule, m, stats, now, ctx.authors)
+    muted = muted_until(ctx.mutes, rule.name, m.key)
     title = alert_title(rule, m.label, verdict.value, kind="fire")
     details = {
         "label": m.label,
@@ -190,15 +199,18 @@ def _open(
     stmt = insert(conn, alert_events).values(
         rule=rule.name, scope=m.key, window_start=start, window_end=now, severity=rule.severity,
         metric=rule.metric, value=verdict.value, observed=verdict.observed, threshold=rule.threshold,
-        baseline=verdict.baseline, title=title, details=details, opened_at=now,
+        baseline=verdict.baseline, title=title, details=details, opened_at=now, muted=muted is not None,
     )  # fmt: skip
     stmt = stmt.on_conflict_do_nothing(index_elements=["rule", "scope", "window_start"])
     event_id = conn.execute(stmt.returning(alert_events.c.id)).scalar()
     if event_id is None:
         return None
+    if muted is not None:
+        log.info("alert opened while muted until %s UTC (nothing sent): %s", f"{muted:%Y-%m-%d %H:%M}", title)
+        return int(event_id)
     info = AlertInfo(event_id, m.label, verdict.value, verdict.observed, verdict.baseline, start, now, now)
     message = alert_message(
-        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=settings.dashboard_url
+        rule, info, posts, kind="fire", key=f"fire:{event_id}", dashboard_url=ctx.settings.dashboard_url
     )
     for channel in rule.channels:
         enqueue(conn, channel, message, event_id=event_id, now=now, quiet=rule.quiet())
@@ -215,6 +227,8 @@ def _resolve(
     if not notify:
         return
     e = conn.execute(select(alert_events).where(alert_events.c.id == event_id)).one()
+    if e.muted:  # nobody was told it opened: nobody is told it is over
+        return
     info = AlertInfo(
         event_id, label, e.value, e.observed, e.baseline, e.window_start, e.window_end, e.opened_at, now
     )

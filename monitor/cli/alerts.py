@@ -29,10 +29,13 @@ def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
     if events:
         _list_events(app, limit, fmt)
         return
+    from monitor.alerting.mutes import active_mutes, muted_until
+
     with app.ready_engine().connect() as conn:
         states: dict[str, list[Any]] = {}
         for s in conn.execute(select(alert_states).order_by(alert_states.c.rule, alert_states.c.scope)):
             states.setdefault(s.rule, []).append(s)
+        mutes = active_mutes(conn, app.now())
     rows = []
     for rule in app.settings.alerts.rules:
         base = {"rule": rule.name, "metric": rule.metric, "severity": rule.severity,
@@ -47,8 +50,10 @@ def list_alerts(app: App, events: bool, limit: int, fmt: str) -> None:
                 "condition": condition(rule, value),
                 "since": s.changed_at if s else None,
                 "last_fired_at": s.last_fired_at if s else None,
+                "muted_until": muted_until(mutes, rule.name, s.scope if s else ""),
             })  # fmt: skip
-    emit(rows, ["rule", "scope", "state", "condition", "since", "last_fired_at", "severity", "channels"], fmt)
+    columns = ["rule", "scope", "state", "condition", "since", "last_fired_at", "severity", "channels"]
+    emit(rows, [*columns, "muted_until"], fmt)
     if not rows and fmt == "table":
         click.echo("no alert rules: add [[alerts.rules]] to the config")
 
@@ -80,10 +85,13 @@ def _list_events(app: App, limit: int, output: str) -> None:
     rows = [
         {"id": e.id, "opened_at": e.opened_at, "rule": e.rule, "scope": e.scope, "severity": e.severity,
          "title": e.title, "resolved_at": e.resolved_at,
-         "deliveries": " ".join(f"{k}={v}" for k, v in sorted(status.get(e.id, {}).items())) or None}
+         "deliveries": ("muted" if e.muted else None)
+         or " ".join(f"{k}={v}" for k, v in sorted(status.get(e.id, {}).items())) or None,
+         "acknowledged_by": e.acknowledged_by}
         for e in events
     ]  # fmt: skip
-    emit(rows, ["id", "opened_at", "rule", "scope", "severity", "resolved_at", "deliveries", "title"], output)
+    columns = ["id", "opened_at", "rule", "scope", "severity", "resolved_at", "deliveries", "acknowledged_by"]
+    emit(rows, [*columns, "title"], output)
 
 
 @alerts.command("check")
@@ -145,3 +153,73 @@ def test(app: App, channel: str) -> None:
         except DeliveryError as exc:
             raise click.ClickException(f"channel '{channel}': {exc}") from None
     click.echo(f"test message sent to '{channel}'")
+
+
+@alerts.command("mute")
+@click.argument("rule")
+@click.option(
+    "--scope",
+    default="",
+    metavar="SCOPE",
+    help="Only this scope of the rule, as `alerts list` shows it (e.g. bluesky:fr.bsky.social).",
+)
+@click.option("--hours", type=click.FloatRange(min=0, min_open=True), required=True, help="For how long.")
+@click.option("--reason", metavar="TEXT", help="Why, for the others in the team.")
+@pass_app
+def mute_command(app: App, rule: str, scope: str, hours: float, reason: str | None) -> None:
+    """Send nothing for RULE (or one scope of it) for some hours; alerts are still recorded."""
+    from datetime import timedelta
+
+    from monitor.alerting.mutes import Mute, mute
+
+    _known_rule(app, rule)
+    until = app.now() + timedelta(hours=hours)
+    with app.ready_engine().begin() as conn:
+        mute(conn, Mute(rule, scope, until, _who(), reason), app.now())
+    click.echo(f"muted '{rule}'{f' ({scope})' if scope else ''} until {until:%Y-%m-%d %H:%M} UTC")
+
+
+@alerts.command("unmute")
+@click.argument("rule")
+@click.option("--scope", default="", metavar="SCOPE", help="The scope the mute was given for.")
+@pass_app
+def unmute_command(app: App, rule: str, scope: str) -> None:
+    """Lift a mute before its end."""
+    from monitor.alerting.mutes import unmute
+
+    with app.ready_engine().begin() as conn:
+        lifted = unmute(conn, rule, scope)
+    if not lifted:
+        raise click.ClickException(f"'{rule}'{f' ({scope})' if scope else ''} is not muted")
+    click.echo(f"'{rule}'{f' ({scope})' if scope else ''} is no longer muted")
+
+
+@alerts.command("ack")
+@click.argument("event_id", type=int)
+@pass_app
+def ack_command(app: App, event_id: int) -> None:
+    """Acknowledge alert EVENT_ID (the id `alerts list --events` shows): someone is on it."""
+    from monitor.alerting.mutes import acknowledge
+
+    with app.ready_engine().begin() as conn:
+        done = acknowledge(conn, event_id, _who(), app.now())
+    if not done:
+        raise click.ClickException(f"no unacknowledged alert {event_id}")
+    click.echo(f"alert {event_id} acknowledged")
+
+
+def _known_rule(app: App, rule: str) -> None:
+    names = [r.name for r in app.settings.alerts.rules]
+    if rule not in names:
+        raise click.BadParameter(f"no rule named '{rule}' (rules: {', '.join(names) or 'none'})",
+                                 param_hint="RULE")  # fmt: skip
+
+
+def _who() -> str:
+    """Who acted, for the record: the login name of the person at the command line."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:128]
+    except (KeyError, OSError):
+        return "cli"

@@ -36,7 +36,7 @@ def test_alerts_commands(world: Engine, db_url: str, receiver: Receiver, write_c
     env = {"DIPLOMONITOR_DATABASE_URL": db_url, "HOOK_URL": receiver.url}
     listed = run(config, env, "alerts", "list", "--format", "csv")
     assert listed.exit_code == 0, listed.output
-    never = "silent,all (each account),not evaluated,hours since the last post n/a >= 0.0 h,,,warning,hook"
+    never = "silent,all (each account),not evaluated,hours since the last post n/a >= 0.0 h,,,warning,hook,"
     assert listed.output.splitlines()[1:] == [never]
     dry = run(config, env, "alerts", "check", "--dry-run", "--format", "csv")
     assert dry.exit_code == 0, dry.output
