@@ -28,11 +28,13 @@ from collectors.bluesky_posts import (
     parse_time,
     profile_to_record,
     sort_time,
+    thread_replies,
     view_to_post,
+    written_by,
 )
 from collectors.errors import AuthRequired, BadResponse, CollectorError, Gone, HostUnavailable, RateLimited
 from collectors.http import HostRegistry, PoliteTransport
-from collectors.records import Floor, Identity, KnownPost, Page, Post, Profile, Refreshed
+from collectors.records import Floor, Identity, KnownPost, Page, Post, Profile, Reception, Refreshed
 from collectors.settings import BlueskySettings, CollectSettings
 
 log = logging.getLogger(__name__)
@@ -165,6 +167,26 @@ class BlueskyCollector:
         if uris and len(gone) == len(uris):
             self.resolve(identity.handle, identity.platform_id)  # a gone account raises Gone here
         return Refreshed(tuple(found.values()), gone)
+
+    def reception(
+        self, identity: Identity, post: KnownPost, *, replies: bool, quotes: bool, depth: int, max_pages: int
+    ) -> Reception:
+        """The thread below the post (getPostThread, no parents) and its quotes (getQuotes)."""
+        found, withheld, quoting = [], 0, []
+        if replies:
+            params = models.AppBskyFeedGetPostThread.Params(uri=post.uri, depth=depth, parent_height=0)
+            found, withheld = thread_replies(self._query("app.bsky.feed.getPostThread", params).get("thread"),
+                                             identity.platform_id)  # fmt: skip
+        cursor: str | None = None
+        for _ in range(max_pages if quotes else 0):
+            params = models.AppBskyFeedGetQuotes.Params(uri=post.uri, limit=100, cursor=cursor)
+            data = self._query("app.bsky.feed.getQuotes", params)
+            views = [v for v in data.get("posts") or () if isinstance(v, Mapping) and v.get("uri")]
+            quoting += [view_to_post(v) for v in views if not written_by(v, identity.platform_id)]
+            cursor = data.get("cursor") if isinstance(data.get("cursor"), str) else None
+            if not cursor or not views:
+                break
+        return Reception(tuple(found), tuple(quoting), replies, quotes and cursor is None, withheld)
 
     def profiles(self, identities: Sequence[Identity], now: datetime) -> dict[str, Profile]:
         """Follower numbers by DID (getProfiles, 25 at a time); accounts not served are left out."""

@@ -116,6 +116,32 @@ def view_to_post(view: Mapping[str, Any]) -> Post:
     )
 
 
+THREAD_POST = "app.bsky.feed.defs#threadViewPost"
+
+
+def written_by(view: Mapping[str, Any], did: str) -> bool:
+    """Whether a post view's author is `did`."""
+    return _map(view.get("author")).get("did") == did
+
+
+def thread_replies(thread: Any, author: str) -> tuple[list[Post], int]:
+    """Every reply in a getPostThread tree not written by `author`, and how many entries the
+    AppView withheld (notFoundPost, blockedPost); children of `author`'s own replies are kept."""
+    found: list[Post] = []
+    withheld = 0
+    stack = list(_map(thread).get("replies") or ())
+    while stack:
+        node = _map(stack.pop())
+        if node.get("$type") != THREAD_POST or not isinstance(node.get("post"), Mapping):
+            withheld += 1
+            continue
+        view = node["post"]
+        if view.get("uri") and not written_by(view, author):
+            found.append(view_to_post(view))
+        stack.extend(node.get("replies") or ())
+    return found, withheld
+
+
 def profile_to_record(data: Mapping[str, Any], observed_at: datetime) -> Profile:
     """An app.bsky.actor.defs#profileViewDetailed as a Profile."""
     return Profile(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ from mastodon import errors as mx
 from collectors.errors import AuthRequired, BadResponse, CollectorError, Gone, HostUnavailable, RateLimited
 from collectors.http import HostRegistry, PoliteAdapter
 from collectors.mastodon_posts import account_handle, account_to_profile, as_time, status_to_post
-from collectors.records import Floor, Identity, KnownPost, Page, Post, Profile, Refreshed
+from collectors.records import Floor, Identity, KnownPost, Page, Post, Profile, Reception, Refreshed
 from collectors.settings import CollectSettings, MastodonSettings
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,20 @@ class _PlainMastodon(Mastodon):
         endpoint = f"/api/v1/accounts/{account_id}/statuses"
         return self._Mastodon__api_request("GET", endpoint, params)  # type: ignore[attr-defined,no-any-return]
 
+    def context_plain(self, status_id: str) -> dict[str, Any]:
+        """GET /api/v1/statuses/:id/context (ancestors, descendants) as plain JSON."""
+        endpoint = f"/api/v1/statuses/{status_id}/context"
+        return self._Mastodon__api_request("GET", endpoint, override_type=dict)  # type: ignore[attr-defined,no-any-return]
+
+    def quotes_page(self, status_id: str, params: dict[str, Any]) -> list[Any]:
+        """GET /api/v1/statuses/:id/quotes (Mastodon 4.5+) as a list of dicts with `_pagination_next`."""
+        endpoint = f"/api/v1/statuses/{status_id}/quotes"
+        return self._Mastodon__api_request("GET", endpoint, params)  # type: ignore[attr-defined,no-any-return]
+
 
 # Mastodon.py casts a response to the return annotation of its caller: a bare list is kept as is.
 _PlainMastodon.statuses_page.__annotations__["return"] = list
+_PlainMastodon.quotes_page.__annotations__["return"] = list
 
 
 class MastodonCollector:
@@ -180,6 +192,46 @@ class MastodonCollector:
                 gone.append(uri)
         return Refreshed(tuple(found.values()), tuple(gone))
 
+    def reception(
+        self, identity: Identity, post: KnownPost, *, replies: bool, quotes: bool, depth: int, max_pages: int
+    ) -> Reception:
+        """The post's descendants (statuses/:id/context on the home instance: logged-out reads get
+        fewer than a token's) and its quotes where the server lists them (Mastodon 4.5+)."""
+        instance = _instance(identity)
+        api, status_id = self._api(instance), post.native_id
+        if not status_id:
+            return Reception()
+        found: list[Post] = []
+        if replies:
+            context = self._call(instance, api.context_plain, status_id)
+            below = _within(context.get("descendants"), status_id, depth)
+            # The API names a parent by its id on this instance: point replies at the parent's URI.
+            uris = {status_id: post.uri, **{str(s["id"]): str(s.get("uri") or "") for s in below}}
+            others = [s for s in below if str(_map(s.get("account")).get("id")) != identity.platform_id]
+            found = [
+                replace(status_to_post(s, instance), reply_parent_uri=uris.get(str(s.get("in_reply_to_id"))))
+                for s in others
+            ]
+        quoting, quotes_read = self._quotes(identity, status_id, max_pages) if quotes else ([], False)
+        return Reception(tuple(found), tuple(quoting), replies, quotes_read)
+
+    def _quotes(self, identity: Identity, status_id: str, max_pages: int) -> tuple[list[Post], bool]:
+        instance = _instance(identity)
+        api, params, out = self._api(instance), {"limit": 40}, []
+        for _ in range(max_pages):
+            try:
+                page = self._call(instance, api.quotes_page, status_id, params)
+            except (Gone, AuthRequired) as exc:  # no quotes list here (before 4.5, or not for us)
+                log.debug("no quotes list on %s: %s", instance, exc)
+                return out, False
+            out += [status_to_post(s, instance) for s in page if isinstance(s, Mapping)
+                    and str(_map(s.get("account")).get("id")) != identity.platform_id]  # fmt: skip
+            after = getattr(page, "_pagination_next", None)
+            if not page or not after or not after.get("max_id"):
+                return out, True
+            params = {"limit": 40, "max_id": after["max_id"]}
+        return out, False
+
     def profiles(self, identities: Sequence[Identity], now: datetime) -> dict[str, Profile]:
         """Follower numbers by account id, one request per account; failures are left out."""
         out: dict[str, Profile] = {}
@@ -223,3 +275,21 @@ class MastodonCollector:
 
 def _instance(identity: Identity) -> str:
     return identity.instance or identity.handle.partition("@")[2]
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _within(descendants: Any, root: str, depth: int) -> list[Mapping[str, Any]]:
+    """The descendants at most `depth` replies below `root` (a reply to the root is at depth 1)."""
+    statuses = [s for s in descendants or () if isinstance(s, Mapping) and s.get("id")]
+    parent = {str(s["id"]): str(s.get("in_reply_to_id") or "") for s in statuses}
+    kept = []
+    for s in statuses:
+        level, at = 0, str(s["id"])
+        while at and at != root and level <= depth:
+            at, level = parent.get(at, ""), level + 1
+        if at == root and level <= depth:
+            kept.append(s)
+    return kept

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from collectors.records import Floor, Identity, KnownPost, Page, Profile, Refreshed
+from collectors.records import Floor, Identity, KnownPost, Page, Profile, Reception, Refreshed
 
 
 class Collector(Protocol):
@@ -44,4 +44,11 @@ class Collector(Protocol):
 
     def profiles(self, identities: Sequence[Identity], now: datetime) -> dict[str, Profile]:
         """Follower numbers by platform id; accounts the platform did not serve are left out."""
+        ...
+
+    def reception(
+        self, identity: Identity, post: KnownPost, *, replies: bool, quotes: bool, depth: int, max_pages: int
+    ) -> Reception:
+        """The replies (the thread, `depth` levels deep) and quotes (at most `max_pages` pages) of
+        one of the account's posts, as asked; no login needed."""
         ...

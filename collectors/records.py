@@ -212,3 +212,20 @@ class Refreshed:
 
     posts: tuple[Post, ...] = ()
     gone: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reception:
+    """The audience's answers to one watched post, as the platform serves them.
+
+    Replies are by others at any depth of the thread (`reply_parent_uri` says what each answers;
+    the watched account's own replies are left out, their children kept); quotes are posts by
+    others quoting it. `*_read` says the list was read this time, so a reply or quote missing
+    from it is gone upstream; a server without a quotes list leaves `quotes_read` False.
+    """
+
+    replies: tuple[Post, ...] = ()
+    quotes: tuple[Post, ...] = ()
+    replies_read: bool = False
+    quotes_read: bool = False
+    withheld: int = 0  # thread entries the platform did not show (deleted, blocked)

@@ -91,7 +91,7 @@ class JobSpec:
     exclusive: bool = True  # once per period across processes; False: every process runs it
     per_platform: bool = False  # one job per configured platform: collect-bluesky, collect-mastodon
     needs_accounts: bool = False  # only when accounts are configured
-    needs_digests: bool = False  # only when digests are configured
+    enabled: Callable[[Settings], bool] = lambda s: True  # whether the configuration calls for it
 
     def seconds(self, schedule: ScheduleSettings) -> float:
         value = float(getattr(schedule, self.period))
@@ -147,6 +147,22 @@ def _deliver(p: Parts, _: str) -> JobFunction:
     return lambda now, stop: deliver_pending(p.engine, p.settings.alerts, p.channels, stop=stop)
 
 
+def _reception(p: Parts, _: str) -> JobFunction:
+    from monitor.collection.reception import Authors, collect_reception, purge_reception
+
+    s = p.settings
+
+    def run(now: datetime, stop: threading.Event) -> Any:
+        authors = Authors(s.reception, s.secrets)  # ReceptionUnavailable: one line, the others go on
+        report = collect_reception(
+            p.engine, s.reception, p.collectors, authors, workers=s.collect.concurrency, now=now, stop=stop
+        )
+        purge_reception(p.engine, s.reception, now)
+        return report
+
+    return run
+
+
 def _digests(p: Parts, _: str) -> JobFunction:
     from monitor.alerting.digests import enqueue_digests
 
@@ -154,16 +170,20 @@ def _digests(p: Parts, _: str) -> JobFunction:
     return lambda now, stop: enqueue_digests(p.engine, s.alerts, now=now, accounts=s.accounts)
 
 
+# fmt: off
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("collect", "collect_minutes", "collectors", _collect, per_platform=True, needs_accounts=True),
     JobSpec("engagement", "engagement_minutes", "collectors", _engagement, needs_accounts=True),
     JobSpec("profiles", "profiles_minutes", "collectors", _profiles, needs_accounts=True),
     JobSpec("resolve", "resolve_minutes", "collectors", _resolve, needs_accounts=True),
+    JobSpec("reception", "reception_minutes", "collectors", _reception, needs_accounts=True,
+            enabled=lambda s: s.reception.enabled),
     JobSpec("score", "score_minutes", "scorer", _score, exclusive=False),
     JobSpec("alerts", "alerts_minutes", "database", _alerts),
     JobSpec("deliver", "deliver_seconds", "channels", _deliver),
-    JobSpec("digests", "digests_minutes", "database", _digests, needs_digests=True),
+    JobSpec("digests", "digests_minutes", "database", _digests, enabled=lambda s: bool(s.alerts.digests)),
 )
+# fmt: on
 SPECS = {j.kind: j for j in JOBS}
 # Every name `run --only` accepts: a kind, or one platform's collection.
 JOB_NAMES = tuple(
@@ -183,7 +203,7 @@ def job_names(settings: Settings) -> list[str]:
     platforms = [p for p in PLATFORMS if any(a.platform == p for a in settings.accounts)]
     names: list[str] = []
     for j in JOBS:
-        if (j.needs_accounts and not platforms) or (j.needs_digests and not settings.alerts.digests):
+        if (j.needs_accounts and not platforms) or not j.enabled(settings):
             continue
         names += [f"{j.kind}-{p}" for p in platforms] if j.per_platform else [j.kind]
     return names
@@ -224,13 +244,14 @@ class Parts:
 
     def jobs(self) -> list[Job]:
         from models import ModelUnavailable
+        from monitor.errors import MonitorError
         from monitor.service.jobs import Job
 
         out = []
         for name in self.names:
             spec, platform = spec_of(name), name.partition("-")[2]
-            # A missing model's message says what to do: one line, no traceback.
-            quiet = (ModelUnavailable,) if spec.uses == "scorer" else ()
+            # A missing model's or key's message says what to do: one line, no traceback.
+            quiet = (ModelUnavailable, MonitorError)
             seconds = spec.seconds(self.settings.schedule)
             out.append(Job(name, spec.build(self, platform), seconds, spec.exclusive, quiet))
         return out

@@ -103,11 +103,42 @@ class ScheduleSettings:
     alerts_minutes: float = 5
     deliver_seconds: float = 30
     digests_minutes: float = 5  # how often due digests are looked for (their hour is in [[alerts.digests]])
+    reception_minutes: float = 30  # replies and quotes of recent posts (threads re-read only when they grew)
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionSettings:
+    """`[reception]`: how audiences answer watched posts (replies and quotes by others)."""
+
+    enabled: bool = True
+    days: float = 7  # follow the answers to posts younger than this
+    group_days: dict[str, float] = field(default_factory=dict)  # per group: { g7 = 14 } (the longest wins)
+    thread_depth: int = 10  # reply levels read below a post
+    quote_pages: int = 5  # pages of quotes read per post (100 on Bluesky, 40 on Mastodon)
+    # Audience members are private people: authors are stored as a keyed hash (HMAC-SHA256 with
+    # the key in this variable), stable across runs, unless the deployment may keep handles.
+    keep_authors: bool = False
+    pseudonym_key_env: str = "DIPLOMONITOR_PSEUDONYM_KEY"
+    retention_days: float = 0  # delete reply texts (and kept handles) after this; 0 = keep
+
+    def __post_init__(self) -> None:
+        for name in ("days", "thread_depth", "quote_pages"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.retention_days < 0:
+            raise ValueError("retention_days must be 0 (keep) or more")
+        wrong = {g: d for g, d in self.group_days.items() if d <= 0}
+        if wrong:
+            raise ValueError(f"group_days must be positive, not {wrong}")
+
+    def days_for(self, groups: tuple[str, ...]) -> float:
+        """How long an account's posts are followed: the longest of its groups' days, else `days`."""
+        return max([self.days, *(self.group_days[g] for g in groups if g in self.group_days)])
 
 
 def check_address(address: str) -> str:
@@ -190,6 +221,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    reception: ReceptionSettings = field(default_factory=ReceptionSettings)
     accounts: tuple[Account, ...] = ()
     secrets: Secrets = field(default_factory=lambda: Secrets({}), repr=False)
 
@@ -233,6 +265,7 @@ SECTIONS: dict[str, type] = {
     "models": ModelSettings,
     "schedule": ScheduleSettings,
     "service": ServiceSettings,
+    "reception": ReceptionSettings,
 }
 
 
@@ -272,7 +305,7 @@ def _settings(b: Builder, data: dict[str, Any], environ: Mapping[str, str]) -> S
         sections["service"] = replace(sections["service"], health_address=address)
     url = environ.get(DATABASE_ENV) or sections["database"].url
     database_url = _database_url(b, url)
-    secrets = _secrets(environ, sections["bluesky"], sections["mastodon"], alerts)
+    secrets = _secrets(environ, sections["bluesky"], sections["mastodon"], alerts, sections["reception"])
     return Settings(
         path=b.path, database_url=database_url, accounts=accounts, alerts=alerts, secrets=secrets, **sections
     )
@@ -370,9 +403,13 @@ def _database_url(b: Builder, url: str | None) -> str:
 
 
 def _secrets(
-    environ: Mapping[str, str], bluesky: BlueskySettings, mastodon: MastodonSettings, alerts: AlertsSettings
+    environ: Mapping[str, str],
+    bluesky: BlueskySettings,
+    mastodon: MastodonSettings,
+    alerts: AlertsSettings,
+    reception: ReceptionSettings,
 ) -> Secrets:
-    names = {bluesky.password_env}
+    names = {bluesky.password_env, reception.pseudonym_key_env}
     for c in alerts.channels:
         names.update(n for n in (c.url_env, c.password_env, c.token_env) if n)
     values = {n: environ[n] for n in names if environ.get(n)}

@@ -16,6 +16,14 @@ account does not divide by zero. A post is judged once its value at A is known a
 has at least `min_posts` such earlier posts. Alerts take A, N, D and the threshold from the rule;
 exports, the summary and the report use `REPORTING` (24 h, 20 posts, 30 days) and call a post
 *overperforming* at 2x or more with some engagement.
+
+Reception of a post (the replies and quotes others wrote, monitor.collection.reception): over
+its replies at any depth of the thread that are still there, `replies_collected`; over those
+scored for tone, `reply_tone` (mean sentiment score, -1 to 1) and `reply_negative_share`;
+`reply_languages` (replies per language); `quote_ratio` = the platform's quote count / its
+repost count (how much sharing came with words); `reception_gap` = reply tone - the post's own
+tone. For a group of posts the tone and shares are over all their scored replies together.
+Coverage: the platform's reply count (direct replies) against the direct replies collected.
 """
 
 from __future__ import annotations
@@ -29,7 +37,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, func, null, select
 
-from monitor.schema import accounts, engagement_snapshots, posts
+from monitor.schema import (
+    accounts,
+    engagement_snapshots,
+    posts,
+    reception_posts,
+    reception_scores,
+    reception_state,
+)
 from monitor.sqlparts import all_of, engagement, plus_seconds
 
 
@@ -148,3 +163,46 @@ def rolling(
             yield Ratio(post_id, account_id, created, int(value), float(median), len(known),
                         value / max(median, 1.0))  # fmt: skip
         known.append((created, int(value)))
+
+
+def reception_figures(conn: Connection, post_ids: Sequence[int]) -> None:
+    """Recompute the stored reply figures of these watched posts (module doc), after their
+    replies were collected, scored, edited or deleted."""
+    if not post_ids:
+        return
+    r, s = reception_posts, reception_scores
+    negative = case((s.c.sentiment_label == "negative", 1.0), (s.c.sentiment_label.is_not(None), 0.0))
+    live = [r.c.post_id.in_(list(post_ids)), r.c.relation == "reply", r.c.deleted_at.is_(None)]
+    joined = r.outerjoin(s, s.c.reception_id == r.c.id)
+    figures = {
+        row.post_id: row
+        for row in conn.execute(
+            select(r.c.post_id, func.count(s.c.sentiment_label).label("scored"),
+                   func.avg(s.c.sentiment_score).label("tone"), func.avg(negative).label("negative"))
+            .select_from(joined).where(*live).group_by(r.c.post_id)
+        )
+    }  # fmt: skip
+    language = func.coalesce(s.c.language, r.c.declared_language)
+    languages: dict[int, dict[str, int]] = {}
+    by_language = (
+        select(r.c.post_id, language.label("lang"), func.count())
+        .select_from(joined)
+        .where(*live, language.is_not(None))
+        .group_by(r.c.post_id, language)
+    )
+    for row in conn.execute(by_language):
+        languages.setdefault(row.post_id, {})[row.lang] = int(row[2])
+    for post_id in post_ids:
+        f = figures.get(post_id)
+        values = {
+            "replies_scored": int(f.scored) if f else 0,
+            "reply_tone": None if f is None or f.tone is None else float(f.tone),
+            "reply_negative_share": None if f is None or f.negative is None else float(f.negative),
+            "reply_languages": languages.get(post_id, {}),
+        }
+        conn.execute(reception_state.update().where(reception_state.c.post_id == post_id).values(**values))
+
+
+def quote_ratio(quotes: int | None, reposts: int | None) -> float | None:
+    """Quotes per repost, None when the platform counts no reposts (or no quotes)."""
+    return None if quotes is None or not reposts else quotes / reposts

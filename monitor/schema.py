@@ -223,25 +223,33 @@ collection_state = Table(
     Column("profile_refreshed_at", UTCDateTime),
 )
 
+
+def _score_columns() -> list[Column[Any]]:
+    """What scoring stores about one text: the same for a watched post and for a reply to it."""
+    return [
+        Column("scored_with", String(255), nullable=False),
+        Column("scored_at", UTCDateTime, nullable=False, default=utcnow),
+        Column("language", String(16)),  # detector's answer when confident, else declared
+        Column("language_confidence", Float),
+        Column("language_model", String(255)),
+        Column("sentiment_label", String(16)),  # negative | neutral | positive
+        Column("sentiment_negative", Float),
+        Column("sentiment_neutral", Float),
+        Column("sentiment_positive", Float),
+        Column("sentiment_score", Float),  # positive - negative, in [-1, 1]
+        Column("sentiment_model", String(255)),
+        Column("sentiment_model_version", String(255)),
+        Column("topics", Json, nullable=False, default=dict),  # {topic: score} above threshold
+        Column("topic_model", String(255)),
+        Column("topic_model_version", String(255)),
+    ]
+
+
 scores = Table(
     "scores",
     metadata,
     Column("post_id", BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
-    Column("scored_with", String(255), nullable=False),
-    Column("scored_at", UTCDateTime, nullable=False, default=utcnow),
-    Column("language", String(16)),  # detector's answer when confident, else declared
-    Column("language_confidence", Float),
-    Column("language_model", String(255)),
-    Column("sentiment_label", String(16)),  # negative | neutral | positive
-    Column("sentiment_negative", Float),
-    Column("sentiment_neutral", Float),
-    Column("sentiment_positive", Float),
-    Column("sentiment_score", Float),  # positive - negative, in [-1, 1]
-    Column("sentiment_model", String(255)),
-    Column("sentiment_model_version", String(255)),
-    Column("topics", Json, nullable=False, default=dict),  # {topic: score} above threshold
-    Column("topic_model", String(255)),
-    Column("topic_model_version", String(255)),
+    *_score_columns(),
     Index("ix_scores_scored_at", "scored_at"),
 )
 
@@ -252,6 +260,69 @@ post_topics = Table(
     Column("topic", String(64), primary_key=True),
     Column("score", Float, nullable=False),
     Index("ix_post_topics_topic", "topic", "post_id"),
+)
+
+# The audience's answers to watched posts: replies (any depth of the thread) and quotes by others
+# (monitor/collection/reception.py). Authors are pseudonymised: `author_key` is a keyed hash,
+# the handle is kept only with [reception] keep_authors; the text goes after retention_days.
+reception_posts = Table(
+    "reception_posts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("post_id", BigId, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),  # answered
+    Column("platform", String(16), nullable=False),
+    Column("uri", String(512), nullable=False),
+    Column("relation", String(8), nullable=False),  # reply | quote
+    Column("parent_uri", String(512)),  # what a reply answers (the watched post, or another reply)
+    Column("author_key", String(64), nullable=False),
+    Column("author_handle", String(255)),  # only with keep_authors
+    Column("text", Text),  # NULL once past retention_days
+    Column("declared_language", String(16)),
+    Column("languages", Json, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("collected_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("likes", Integer),
+    Column("reposts", Integer),
+    Column("replies", Integer),
+    Column("quotes", Integer),
+    Column("edited_at", UTCDateTime),
+    Column("deleted_at", UTCDateTime),  # no longer in the thread or the quotes list
+    Column("purged_at", UTCDateTime),  # text and handle removed by retention
+    Column("scored_with", String(255)),
+    UniqueConstraint("platform", "uri"),
+    Index("ix_reception_posts_post", "post_id", "created_at"),
+    Index("ix_reception_posts_created", "created_at"),
+    Index("ix_reception_posts_scored_with", "scored_with"),
+)
+
+reception_scores = Table(
+    "reception_scores",
+    metadata,
+    Column("reception_id", BigId, ForeignKey("reception_posts.id", ondelete="CASCADE"), primary_key=True),
+    *_score_columns(),
+)
+
+# Per watched post: what the platform reports against what was collected (coverage), and the
+# counts at the last look, so a thread is read again only when they change.
+reception_state = Table(
+    "reception_state",
+    metadata,
+    Column("post_id", BigId, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("replies_seen", Integer),  # the post's reply count when the thread was last read
+    Column("quotes_seen", Integer),
+    Column("replies_collected", Integer, nullable=False, default=0),  # direct replies by others
+    Column("thread_collected", Integer, nullable=False, default=0),  # replies at any depth
+    Column("quotes_collected", Integer, nullable=False, default=0),
+    Column("withheld", Integer, nullable=False, default=0),  # thread entries the platform withheld
+    Column("quotes_listed", Boolean),  # None: not tried; False: the server has no quotes list
+    Column("checked_at", UTCDateTime),
+    # The replies' figures (monitor.measures.reception_figures), kept current as replies are
+    # collected, scored, edited or deleted, so exports and reports read one row per post.
+    Column("replies_scored", Integer, nullable=False, default=0),
+    Column("reply_tone", Float),  # mean sentiment score of the scored replies
+    Column("reply_negative_share", Float),  # negative / scored replies
+    Column("reply_languages", Json, nullable=False, default=dict),  # {language: replies}
 )
 
 alert_states = Table(

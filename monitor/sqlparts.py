@@ -200,28 +200,35 @@ def _round4_sqlite(element: round4, compiler: Any, **kw: Any) -> str:
     return f"(CASE WHEN {r} = CAST({r} AS INTEGER) THEN CAST({r} AS INTEGER) ELSE {r} END)"
 
 
-class topics_text(FunctionElement[str]):
-    """A JSON object of topic scores as `security:0.912;culture:0.405`, highest first, then by name."""
+class ranked_pairs(FunctionElement[str]):
+    """A JSON object of numbers as `security:0.912;culture:0.405` (`decimals`=3) or `en:12;fr:3`
+    (`decimals`=0): highest value first, then by name; NULL when empty."""
 
     type = String()
-    name = "topics_text"
+    name = "ranked_pairs"
     inherit_cache = True
 
+    def __init__(self, column: Any, decimals: int):
+        self.decimals = decimals
+        super().__init__(column)
 
-@compiles(topics_text)
-def _topics_text(element: topics_text, compiler: Any, **kw: Any) -> str:
+
+@compiles(ranked_pairs)
+def _ranked_pairs(element: ranked_pairs, compiler: Any, **kw: Any) -> str:
     (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    shown = f"to_char(t.value::numeric, 'FM0.{'0' * element.decimals}')" if element.decimals else "t.value"
     return (
-        "(SELECT string_agg(t.key || ':' || to_char(t.value::numeric, 'FM0.000'), ';' "
-        f"ORDER BY t.value::numeric DESC, t.key) FROM jsonb_each_text({column}) AS t)"
+        f"(SELECT string_agg(t.key || ':' || {shown}, ';' ORDER BY t.value::numeric DESC, t.key) "
+        f"FROM jsonb_each_text({column}) AS t)"
     )
 
 
-@compiles(topics_text, "sqlite")
-def _topics_text_sqlite(element: topics_text, compiler: Any, **kw: Any) -> str:
+@compiles(ranked_pairs, "sqlite")
+def _ranked_pairs_sqlite(element: ranked_pairs, compiler: Any, **kw: Any) -> str:
     (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    shown = f"printf('%.{element.decimals}f', v)" if element.decimals else "CAST(v AS INTEGER)"
     # group_concat keeps the order of its ordered subquery (SQLite 3.40 has no ORDER BY inside it).
     return (
-        "(SELECT group_concat(k || ':' || printf('%.3f', v), ';') FROM (SELECT key AS k, value AS v "
+        f"(SELECT group_concat(k || ':' || {shown}, ';') FROM (SELECT key AS k, value AS v "
         f"FROM json_each({column}) ORDER BY v DESC, k))"
     )

@@ -141,6 +141,20 @@ def posts_command(app: App, sel: Selection, excel: bool, output: str) -> None:
     click.echo(f"{count} posts ({sel.period.label}) written to {_where(output)}", err=True)
 
 
+@export.command("replies")
+@selection_options
+@excel_option
+@output_option("-")
+@pass_app
+def replies_command(app: App, sel: Selection, excel: bool, output: str) -> None:
+    """One row per reply or quote others wrote to the watched posts, in the period (pseudonymised authors)."""
+    from monitor.reporting.replies_csv import export_replies
+
+    with read_connection(app) as conn, open_output(output) as out:
+        count = export_replies(conn, sel, out, excel=excel)
+    click.echo(f"{count} answers ({sel.period.label}) written to {_where(output)}", err=True)
+
+
 @export.command("summary")
 @selection_options
 @click.option("--by", type=click.Choice(GROUPINGS), default="account", show_default=True,

@@ -206,19 +206,13 @@ def refresh_engagement(
     since = now - timedelta(days=settings.refresh_days)
 
     def task(t: Target) -> tuple[int, int, int, str | None]:
-        with engine.connect() as conn:
-            rows = recent_posts(conn, t.account_id, since)
-        known = [KnownPost(r.uri, r.native_id, r.created_at, r.is_repost) for r in rows]
         try:
-            fresh = collectors[t.platform].refresh(t.identity(), known, now)
+            read, snapshots, deleted = recount(engine, collectors[t.platform], t, since, now)
         except CollectorError as exc:
             return 0, 0, 0, describe(exc)
-        ids = {r.uri: r.id for r in rows}
         with engine.begin() as conn:
-            saved = save_posts(conn, t.account_id, fresh.posts, now)
-            deleted = mark_deleted(conn, [ids[u] for u in fresh.gone if u in ids], now)
             update_state(conn, t.account_id, engagement_refreshed_at=now)
-        return len(fresh.posts), saved.snapshots, deleted, None
+        return read, snapshots, deleted, None
 
     done = run_each(
         _ready(engine, collectors),
@@ -234,6 +228,23 @@ def refresh_engagement(
         deleted=sum(r[2] for _, r in done),
         failed=tuple((t.label, r[3]) for t, r in done if r[3]),
     )
+
+
+def recount(
+    engine: Engine, collector: Collector, t: Target, since: datetime, now: datetime
+) -> tuple[int, int, int]:
+    """Re-read the counts of the account's posts created since `since`: (read, snapshots, deleted)."""
+    with engine.connect() as conn:
+        rows = recent_posts(conn, t.account_id, since)
+    if not rows:
+        return 0, 0, 0
+    known = [KnownPost(r.uri, r.native_id, r.created_at, r.is_repost) for r in rows]
+    fresh = collector.refresh(t.identity(), known, now)
+    ids = {r.uri: r.id for r in rows}
+    with engine.begin() as conn:
+        saved = save_posts(conn, t.account_id, fresh.posts, now)
+        deleted = mark_deleted(conn, [ids[u] for u in fresh.gone if u in ids], now)
+    return len(fresh.posts), saved.snapshots, deleted
 
 
 def refresh_profiles(

@@ -8,7 +8,7 @@ a formula (it starts with =, +, -, @, tab or carriage return) prefixed with a si
 the OWASP rule for CSV injection. Numbers are never prefixed: -0.42 stays a number.
 
 The posts export has the database compute every cell that way (sqlparts.iso_utc, round4,
-topics_text) and streams its plain rows into the csv writer in batches: a million posts go
+ranked_pairs) and streams its plain rows into the csv writer in batches: a million posts go
 through no Python code per cell. The summary's few rows go through `cell`.
 """
 
@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, literal, null, select
+from sqlalchemy import ColumnElement, Connection, Float, Select, and_, case, cast, func, literal, null, select
 
 from monitor.measures import engagement_at_age
 from monitor.reporting.selection import Selection, post_conditions, posts_from
-from monitor.schema import accounts, posts, scores
-from monitor.sqlparts import engagement, iso_utc, round4, topics_text
+from monitor.schema import accounts, posts, reception_state, scores
+from monitor.sqlparts import engagement, iso_utc, ranked_pairs, round4
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,18 @@ def number(value: float | None, digits: int = 4) -> float | int | None:
     return int(value) if float(value).is_integer() else value
 
 
-def _text(value: Any) -> ColumnElement[Any]:
+def text_cell(value: Any) -> ColumnElement[Any]:
     """A text cell, computed by the database: formula-like starts get a leading quote."""
     return case((func.substr(value, 1, 1).in_(FORMULA_STARTS), literal("'") + value), else_=value)
 
 
 def _flag(condition: Any) -> ColumnElement[Any]:
     return case((condition, 1), else_=0)
+
+
+def _quote_ratio() -> ColumnElement[Any]:
+    """measures.quote_ratio, in SQL: quotes per repost, when reposts are counted."""
+    return case((posts.c.reposts > 0, cast(posts.c.quotes, Float) / posts.c.reposts), else_=null())
 
 
 def _latest_engagement() -> ColumnElement[Any]:
@@ -111,17 +116,17 @@ def _latest_engagement() -> ColumnElement[Any]:
 # The posts export, one column per entry, in the documented order; every cell is computed by
 # the database exactly as the CSV writes it (module doc), so rows stream straight to the writer.
 POST_CELLS: tuple[tuple[str, Callable[[], ColumnElement[Any]]], ...] = (
-    ("post_url", lambda: _text(posts.c.url)),
-    ("platform", lambda: _text(posts.c.platform)),
-    ("post_uri", lambda: _text(posts.c.uri)),
-    ("account_handle", lambda: _text(accounts.c.handle)),
-    ("account_name", lambda: _text(accounts.c.display_name)),
-    ("country", lambda: _text(accounts.c.country)),
-    ("host_country", lambda: _text(accounts.c.host_country)),
-    ("account_kind", lambda: _text(accounts.c.kind)),
+    ("post_url", lambda: text_cell(posts.c.url)),
+    ("platform", lambda: text_cell(posts.c.platform)),
+    ("post_uri", lambda: text_cell(posts.c.uri)),
+    ("account_handle", lambda: text_cell(accounts.c.handle)),
+    ("account_name", lambda: text_cell(accounts.c.display_name)),
+    ("country", lambda: text_cell(accounts.c.country)),
+    ("host_country", lambda: text_cell(accounts.c.host_country)),
+    ("account_kind", lambda: text_cell(accounts.c.kind)),
     ("created_at", lambda: iso_utc(posts.c.created_at)),
-    ("language", lambda: _text(func.coalesce(scores.c.language, posts.c.declared_language))),
-    ("text", lambda: _text(posts.c.text)),
+    ("language", lambda: text_cell(func.coalesce(scores.c.language, posts.c.declared_language))),
+    ("text", lambda: text_cell(posts.c.text)),
     ("is_reply", lambda: _flag(posts.c.is_reply)),
     ("is_repost", lambda: _flag(posts.c.is_repost)),
     ("is_quote", lambda: _flag(posts.c.is_quote)),
@@ -132,13 +137,22 @@ POST_CELLS: tuple[tuple[str, Callable[[], ColumnElement[Any]]], ...] = (
     ("engagement", _latest_engagement),
     ("engagement_24h", lambda: engagement_at_age(24)),
     ("engagement_7d", lambda: engagement_at_age(7 * 24)),
-    ("sentiment_label", lambda: _text(scores.c.sentiment_label)),
+    ("sentiment_label", lambda: text_cell(scores.c.sentiment_label)),
     ("sentiment_score", lambda: round4(scores.c.sentiment_score)),
-    ("topics", lambda: _text(topics_text(scores.c.topics))),
+    ("topics", lambda: text_cell(ranked_pairs(scores.c.topics, 3))),
     ("edited", lambda: _flag(posts.c.edited_at.is_not(None))),
     ("edited_at", lambda: iso_utc(posts.c.edited_at)),
     ("deleted", lambda: _flag(posts.c.deleted_at.is_not(None))),
     ("deleted_at", lambda: iso_utc(posts.c.deleted_at)),
+    # Reception (monitor.measures): what others answered.
+    ("replies_collected", lambda: reception_state.c.replies_collected),
+    ("thread_replies", lambda: reception_state.c.thread_collected),
+    ("reply_tone", lambda: round4(reception_state.c.reply_tone)),
+    ("reply_negative_share", lambda: round4(reception_state.c.reply_negative_share)),
+    ("reply_languages", lambda: text_cell(ranked_pairs(reception_state.c.reply_languages, 0))),
+    ("quotes_collected", lambda: reception_state.c.quotes_collected),
+    ("quote_ratio", lambda: round4(_quote_ratio())),
+    ("reception_gap", lambda: round4(reception_state.c.reply_tone - scores.c.sentiment_score)),
 )
 POST_COLUMNS = tuple(name for name, _ in POST_CELLS)
 
@@ -147,7 +161,11 @@ def posts_query(conn: Connection, sel: Selection) -> Select[Any]:
     """The posts export of a selection, its cells computed by the database, oldest first."""
     return (
         select(*(make().label(name) for name, make in POST_CELLS))
-        .select_from(posts_from().outerjoin(scores, scores.c.post_id == posts.c.id))
+        .select_from(
+            posts_from()
+            .outerjoin(scores, scores.c.post_id == posts.c.id)
+            .outerjoin(reception_state, reception_state.c.post_id == posts.c.id)
+        )
         .where(*post_conditions(conn, sel))
         .order_by(posts.c.created_at, posts.c.id)
     )

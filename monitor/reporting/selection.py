@@ -114,8 +114,16 @@ def post_conditions(conn: Connection, sel: Selection) -> list[ColumnElement[bool
 
 def own_conditions(sel: Selection) -> list[ColumnElement[bool]]:
     """The conditions on `posts` alone: the period and the topics."""
-    conds = [posts.c.created_at >= sel.period.start, posts.c.created_at < sel.period.end]
-    if sel.topics:
-        tagged = post_topics.alias("topic_filter")  # the query may join post_topics itself
-        conds.append(exists().where(tagged.c.post_id == posts.c.id, tagged.c.topic.in_(sel.topics)))
-    return conds
+    return [
+        posts.c.created_at >= sel.period.start,
+        posts.c.created_at < sel.period.end,
+        *topic_conditions(sel),
+    ]
+
+
+def topic_conditions(sel: Selection) -> list[ColumnElement[bool]]:
+    """The post has one of the selection's topics (no condition without a topic filter)."""
+    if not sel.topics:
+        return []
+    tagged = post_topics.alias("topic_filter")  # the query may join post_topics itself
+    return [exists().where(tagged.c.post_id == posts.c.id, tagged.c.topic.in_(sel.topics))]

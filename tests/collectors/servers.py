@@ -154,6 +154,11 @@ class FakeBluesky(FakeServer):
         self.sessions = 0
         self.refreshes = 0
         self.access_ttl = timedelta(hours=2)
+        # Reception: a post's thread below it (threadViewPost nodes, or notFoundPost/blockedPost
+        # entries) and the posts quoting it; the AppView serves at most `thread_cap` replies.
+        self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.quoting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.thread_cap = 1000
 
     def add_account(self, did: str, handle: str, **counts: Any) -> None:
         self.profiles[did] = {
@@ -215,6 +220,19 @@ class FakeBluesky(FakeServer):
         if name == "app.bsky.feed.getPosts":
             views = self.views()
             return 200, limits, {"posts": [views[u] for u in query.get("uris", []) if u in views]}
+        if name == "app.bsky.feed.getPostThread":
+            return self._thread(query, limits)
+        if name == "app.bsky.feed.getQuotes":
+            uri = (query.get("uri") or [""])[0]
+            start = int((query.get("cursor") or ["0"])[0])
+            limit = int((query.get("limit") or ["50"])[0])
+            if not 1 <= limit <= 100:
+                return 400, limits, {"error": "InvalidRequest", "message": "limit must be 1 to 100"}
+            page = self.quoting[uri][start : start + limit]
+            out: dict[str, Any] = {"uri": uri, "posts": page}
+            if start + limit < len(self.quoting[uri]):
+                out["cursor"] = str(start + limit)
+            return 200, limits, out
         return 404, limits, {"error": "MethodNotImplemented", "message": f"{name} not served"}
 
     def _feed(self, did: str, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -229,6 +247,49 @@ class FakeBluesky(FakeServer):
         if start + limit < len(self.feeds[did]):
             out["cursor"] = str(start + limit)
         return out
+
+    def add_reply(self, root: str, view: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
+        """A reply in `root`'s thread, under `parent` (default: the root); its threadViewPost node."""
+        node: dict[str, Any] = {"$type": "app.bsky.feed.defs#threadViewPost", "post": view, "replies": []}
+        with self.lock:
+            siblings = self.threads[root] if parent in (None, root) else self._node(root, parent)["replies"]
+            siblings.append(node)
+        return node
+
+    def _node(self, root: str, uri: str) -> dict[str, Any]:
+        stack = list(self.threads[root])
+        while stack:
+            node = stack.pop()
+            if node.get("post", {}).get("uri") == uri:
+                return node
+            stack.extend(node.get("replies", []))
+        raise KeyError(uri)
+
+    def _thread(self, query: dict[str, list[str]], limits: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        uri = (query.get("uri") or [""])[0]
+        depth = int((query.get("depth") or ["6"])[0])
+        root = self.views().get(uri)
+        if root is None:
+            return 400, limits, {"error": "NotFound", "message": f"Post not found: {uri}"}
+        budget = [self.thread_cap]
+
+        def cut(nodes: list[dict[str, Any]], level: int) -> list[dict[str, Any]]:
+            out = []
+            for node in nodes:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                if node.get("$type") != "app.bsky.feed.defs#threadViewPost":
+                    out.append(node)
+                    continue
+                below = cut(node["replies"], level + 1) if level < depth else []
+                out.append({**node, "replies": below})
+            return out
+
+        with self.lock:
+            replies = cut(self.threads[uri], 1)
+        return 200, limits, {"thread": {"$type": "app.bsky.feed.defs#threadViewPost", "post": root,
+                                        "replies": replies}}  # fmt: skip
 
     def _session(self, handle: str) -> dict[str, Any]:
         def jwt(ttl: timedelta, scope: str) -> str:
@@ -262,6 +323,8 @@ class FakeMastodon(FakeServer):
         self.gone: dict[str, int] = {}  # account or status id -> 404/410
         self.require_token: str | None = None  # a token reads need (401 without it)
         self.remaining = 300
+        self.descendants: dict[str, list[dict[str, Any]]] = defaultdict(list)  # status id -> replies
+        self.quoting: dict[str, list[dict[str, Any]]] | None = defaultdict(list)  # None: no quotes list
 
     def add_account(self, account_id: str, username: str, **extra: Any) -> dict[str, Any]:
         account = {
@@ -305,6 +368,21 @@ class FakeMastodon(FakeServer):
             if parts[3] in self.gone:
                 return self.gone[parts[3]], limits, {"error": "Gone"}
             return self._statuses(parts[3], query, limits)
+        if parts[:3] == ["api", "v1", "statuses"] and parts[4:] == ["context"]:
+            if not any(s["id"] == parts[3] for items in self.statuses.values() for s in items):
+                return 404, limits, {"error": "Record not found"}
+            return 200, limits, {"ancestors": [], "descendants": list(self.descendants[parts[3]])}
+        if parts[:3] == ["api", "v1", "statuses"] and parts[4:] == ["quotes"]:
+            if self.quoting is None:  # before Mastodon 4.5
+                return 404, limits, {"error": "Not found"}
+            items = [s for s in self.quoting[parts[3]] if not (query.get("max_id"))
+                     or int(s["id"]) < int((query.get("max_id") or ["0"])[0])]  # fmt: skip
+            page = items[: int((query.get("limit") or ["20"])[0])]
+            headers = dict(limits)
+            if len(items) > len(page):
+                base = f"http://{self.host}/api/v1/statuses/{parts[3]}/quotes"
+                headers["Link"] = f'<{base}?max_id={page[-1]["id"]}>; rel="next"'
+            return 200, headers, page
         if parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
             for items in self.statuses.values():
                 for s in items:

@@ -12,7 +12,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from monitor.schema import accounts, engagement_snapshots, post_topics, posts, profile_snapshots, scores
+from monitor.measures import reception_figures
+from monitor.schema import (
+    accounts,
+    engagement_snapshots,
+    post_topics,
+    posts,
+    profile_snapshots,
+    reception_posts,
+    reception_scores,
+    reception_state,
+    scores,
+)
 
 H = timedelta(hours=1)
 
@@ -128,11 +139,39 @@ def build_dataset(engine: Engine) -> None:
         conn.execute(profile_snapshots.insert(), [
             {"account_id": a, "observed_at": t(at), "followers": n, "following": 10, "posts_count": 100}
             for a, at, n in FOLLOWERS])  # fmt: skip
+        add_reception(conn)
         if conn.dialect.name == "postgresql":  # explicit ids: move the sequences past them
             for table in ("accounts", "posts"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
+
+
+# Answers to post 1 (reposted twice, quoted 0 times): a direct reply (fr, negative, -0.6), a
+# reply to that reply (en, neutral, -0.1), a deleted reply, and a quote (not a reply).
+ANSWERS: list[tuple[Any, ...]] = [
+    (1, "reply", "at://diplomatie.gouv.fr/post/1", "fr", "negative", -0.6, None),
+    (2, "reply", "at://x/answer/1", "en", "neutral", -0.1, None),
+    (3, "reply", "at://diplomatie.gouv.fr/post/1", "de", "positive", 0.9, "2026-10-02 00:00:00"),
+    (4, "quote", "at://diplomatie.gouv.fr/post/1", "fr", "positive", 0.5, None),
+]
+
+
+def add_reception(conn: Any) -> None:
+    """The answers above, and the reply figures measures.reception_figures computes from them."""
+    for i, relation, parent, lang, label, value, deleted in ANSWERS:
+        conn.execute(reception_posts.insert().values(
+            id=i, post_id=1, platform="bluesky", uri=f"at://x/answer/{i}", relation=relation,
+            parent_uri=parent, author_key=f"k{i}", text=f"answer {i}", created_at=t("2026-10-01 01:00:00"),
+            deleted_at=deleted and t(deleted)))  # fmt: skip
+        neg, neu, pos = PROBS[label]
+        conn.execute(reception_scores.insert().values(
+            reception_id=i, scored_with="test", language=lang, sentiment_label=label, sentiment_negative=neg,
+            sentiment_neutral=neu, sentiment_positive=pos, sentiment_score=value))  # fmt: skip
+    conn.execute(reception_state.insert().values(post_id=1, replies_seen=1, quotes_seen=0,
+                                                 replies_collected=1, thread_collected=2,
+                                                 quotes_collected=1))  # fmt: skip
+    reception_figures(conn, [1])
 
 
 @pytest.fixture

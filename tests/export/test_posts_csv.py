@@ -17,32 +17,35 @@ OCTOBER = Period.month("2026-10")
 
 # Checked by hand against tests/export/conftest.py: engagement at 24 h is the latest snapshot at
 # or before 24 h, known only when the post was seen again at or after 24 h (post 1: 5, seen at
-# 30 h; post 4: the snapshot at exactly 24 h; post 3: last seen at 1 h, unknown).
+# 30 h; post 4: the snapshot at exactly 24 h; post 3: last seen at 1 h, unknown). Reception of
+# post 1 (ANSWERS): two live replies, -0.6 (fr, negative) and -0.1 (en): tone -0.35, negative
+# share 0.5, gap -0.35 - 0.8 = -1.15; quote ratio = quotes / reposts (0 / 2; empty without reposts).
 EXPECTED = (
     "post_url,platform,post_uri,account_handle,account_name,country,host_country,account_kind,created_at,"
     "language,text,is_reply,is_repost,is_quote,likes,reposts,replies,quotes,engagement,engagement_24h,"
-    "engagement_7d,sentiment_label,sentiment_score,topics,edited,edited_at,deleted,deleted_at\r\n"
+    "engagement_7d,sentiment_label,sentiment_score,topics,edited,edited_at,deleted,deleted_at,replies_collected,"
+    "thread_replies,reply_tone,reply_negative_share,reply_languages,quotes_collected,quote_ratio,reception_gap\r\n"
     "https://example.org/1,bluesky,at://diplomatie.gouv.fr/post/1,diplomatie.gouv.fr,France Diplomatie,FR,,"
     'ministry,2026-10-01T00:00:00Z,fr,"Bonjour, le monde — culture!",0,0,0,10,2,1,0,13,5,,positive,0.8,'
-    "culture:0.900,0,,0,\r\n"
+    "culture:0.900,0,,0,,1,2,-0.35,0.5,en:1;fr:1,1,0,-1.15\r\n"
     "https://example.org/4,mastodon,at://auswaertiges@social.bund.de/post/4,auswaertiges@social.bund.de,"
     'Auswärtiges Amt,DE,,ministry,2026-10-05T09:00:00Z,de,"Wir fördern Austausch. Grüße, ""alle""",0,0,0,'
-    "30,5,3,,38,38,,neutral,0.1,education:0.600,0,,0,\r\n"
+    "30,5,3,,38,38,,neutral,0.1,education:0.600,0,,0,,,,,,,,,\r\n"
     "https://example.org/2,bluesky,at://diplomatie.gouv.fr/post/2,diplomatie.gouv.fr,France Diplomatie,FR,,"
     'ministry,2026-10-10T12:00:00Z,fr,"\'=HYPERLINK(""http://evil.example"",""click"")",1,0,0,2,0,0,0,2,2,2,'
-    "negative,-0.6,security:0.700;human_rights:0.550,0,,0,\r\n"
+    "negative,-0.6,security:0.700;human_rights:0.550,0,,0,,,,,,,,,\r\n"
     "https://example.org/7,bluesky,at://franceinusa.bsky.social/post/7,franceinusa.bsky.social,"
     "'=France in the US,FR,US,embassy,2026-10-15T18:45:00Z,en,\"'@ambassador meets students\r\nline two\","
-    "0,0,1,4,1,0,0,5,1,1,positive,0.5,education:0.800;culture:0.400,0,,0,\r\n"
+    "0,0,1,4,1,0,0,5,1,1,positive,0.5,education:0.800;culture:0.400,0,,0,,,,,,,,0,\r\n"
     "https://example.org/3,bluesky,at://diplomatie.gouv.fr/post/3,diplomatie.gouv.fr,France Diplomatie,FR,,"
     'ministry,2026-10-20T08:30:00Z,en,"\'+33 1 23 45 67 89, call us",0,1,0,50,20,0,0,70,,,neutral,0,,0,,0,'
-    "\r\n"
+    ",,,,,,,0,\r\n"
     "https://example.org/8,bluesky,at://diplomatie.gouv.fr/post/8,diplomatie.gouv.fr,France Diplomatie,FR,,"
     "ministry,2026-10-25T07:00:00Z,en,Climate week: join us,0,0,0,1,0,0,0,1,1,,positive,0.2,"
-    "climate:0.950;culture:0.300,0,,0,\r\n"
+    "climate:0.950;culture:0.300,0,,0,,,,,,,,,\r\n"
     "https://example.org/5,mastodon,at://auswaertiges@social.bund.de/post/5,auswaertiges@social.bund.de,"
     "Auswärtiges Amt,DE,,ministry,2026-10-31T23:59:59Z,de,'-1 Minus start\tand a tab,0,0,0,1,0,0,,1,,,,,,1,"
-    "2026-11-01T10:00:00Z,1,2026-11-02T00:00:00Z\r\n"
+    "2026-11-01T10:00:00Z,1,2026-11-02T00:00:00Z,,,,,,,,\r\n"
 )
 
 

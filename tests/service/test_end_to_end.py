@@ -17,7 +17,16 @@ from tests.collectors.servers import FakeBluesky
 from tests.conftest import PG_URL
 from tests.service.conftest import http_get
 from tests.service.process import ServiceProcess, wait_for
-from tests.service.world import HOOK_ENV, Receiver, add_accounts, add_posts, server_uris, write_config
+from tests.service.world import (
+    HOOK_ENV,
+    KEY,
+    KEY_ENV,
+    Receiver,
+    add_accounts,
+    add_posts,
+    server_uris,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 CUT = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db "
@@ -58,7 +67,7 @@ def test_a_service_lifecycle_with_kill_9_at_every_stage(
     handles = add_accounts(server, accounts=4, posts=40)
     total = 160
     config = write_config(tmp_path / "dm.toml", sqlite_url, server, handles, tiny_models, posts_per_batch=2)
-    engine, env = open_engine(sqlite_url), {HOOK_ENV: receiver.url}
+    engine, env = open_engine(sqlite_url), {HOOK_ENV: receiver.url, **KEY}
     with ServiceProcess(config, "--only", "collect", env=env) as first:  # killed mid-collection
         first.started()
         first.wait(lambda: 0 < _count(engine, posts) < total - 20, 60, "a collection half done")
@@ -101,11 +110,13 @@ def test_a_service_lifecycle_with_kill_9_at_every_stage(
     assert _count(engine, alert_events) == 1 and _count(engine, deliveries) == 1 and _sent(engine) == 1
     assert len(receiver.received()) == 1 and "busy-day" in json.dumps(receiver.received())
     (started,) = [r for r in fourth.lines if r["message"].startswith("starting diplomonitor")]
-    assert (started["database"], started["secrets_set"]) == (sqlite_url, [HOOK_ENV])
+    assert (started["database"], started["secrets_set"]) == (sqlite_url, sorted([HOOK_ENV, KEY_ENV]))
     for process in (first, second, third, fourth):
         assert receiver.url not in process.output()  # a secret's value is never logged
     ran = {r["job"] for p in (second, third, fourth) for r in p.runs()}
-    assert ran >= {"collect-bluesky", "engagement", "profiles", "resolve", "score", "alerts", "deliver"}
+    assert ran >= {"collect-bluesky", "engagement", "profiles", "resolve", "reception", "score", "alerts",
+                   "deliver"}  # fmt: skip
+    assert [r for p in (first, second, third, fourth) for r in p.runs(outcome="failed")] == []
     assert fourth.runs(outcome="failed") == [] and fourth.records(message="service stopped")
 
 
@@ -121,7 +132,7 @@ def test_two_processes_on_postgresql_share_the_work(
     handles = add_accounts(bluesky, accounts=4, posts=40)
     total = 160
     config = write_config(tmp_path / "dm.toml", pg_url, bluesky, handles, tiny_models, posts_per_batch=4)
-    engine, env = open_engine(pg_url), {HOOK_ENV: receiver.url}
+    engine, env = open_engine(pg_url), {HOOK_ENV: receiver.url, **KEY}
     with ServiceProcess(config, env=env) as a, ServiceProcess(config, env=env) as b:
         a.started(), b.started()
         wait_for(lambda: _count(engine, posts) == total and _scored_once(engine), 90, "all posts scored")
@@ -153,7 +164,7 @@ def test_cut_postgresql_connections_are_logged_and_reconnected(
     handles = add_accounts(bluesky, accounts=2, posts=10)
     config = write_config(tmp_path / "dm.toml", pg_url, bluesky, handles, tiny_models)
     engine = open_engine(pg_url, application_name="dm-test")  # spared by the cuts
-    env = {HOOK_ENV: receiver.url}
+    env = {HOOK_ENV: receiver.url, **KEY}
     admin = open_engine(PG_URL)  # the server's own database: never cut
     name = pg_url.rsplit("/", 1)[1]
     with ServiceProcess(config, env=env) as service:
@@ -193,7 +204,7 @@ def test_a_missing_model_stops_only_scoring(
     missing = {"sentiment": str(tmp_path / "no-sentiment"), "embedding": str(tmp_path / "no-embedding")}
     config = write_config(tmp_path / "dm.toml", sqlite_url, bluesky, handles, missing)
     engine = open_engine(sqlite_url)
-    with ServiceProcess(config, env={HOOK_ENV: receiver.url}) as service:
+    with ServiceProcess(config, env={HOOK_ENV: receiver.url, **KEY}) as service:
         service.started()
         service.wait(lambda: _count(engine, posts) == 10 and _sent(engine) == 1, 60, "collected and alerted")
         service.wait(lambda: len(service.runs("score", "failed")) >= 2, 30, "scoring retried")

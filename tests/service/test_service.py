@@ -148,8 +148,8 @@ def test_job_selection(service_settings: Callable[..., Settings]) -> None:
     accounts = ('[[accounts]]\nplatform = "mastodon"\nhandle = "bmi@social.bund.de"\ncountry = "DE"\n'
                 'kind = "ministry"\n')  # fmt: skip
     settings = service_settings(accounts)
-    assert job_names(settings) == ["collect-mastodon", "engagement", "profiles", "resolve", "score", "alerts",
-                                   "deliver"]  # fmt: skip
+    assert job_names(settings) == ["collect-mastodon", "engagement", "profiles", "resolve", "reception",
+                                   "score", "alerts", "deliver"]  # fmt: skip
     assert wanted_jobs(settings, ["score"]) == ["score"]
     assert wanted_jobs(settings, ["collect", "deliver"]) == ["collect-mastodon", "deliver"]
     with pytest.raises(UnknownJob, match="no job collect-bluesky in this configuration"):

@@ -16,6 +16,8 @@ from tests.collectors.payloads import post_view
 from tests.collectors.servers import FakeBluesky
 
 HOOK_ENV = "DM_SERVICE_TEST_HOOK"
+KEY_ENV = "DIPLOMONITOR_PSEUDONYM_KEY"  # reception stores repliers under a keyed hash
+KEY = {KEY_ENV: "service test pseudonym key"}
 TEXTS = ("We are proud to open the cultural week", "Scholarships for students abroad",
          "Trade talks continue in Geneva", "A sad day: we condemn the attack")  # fmt: skip
 
