@@ -21,6 +21,8 @@ LABELS = {
     "overperformance": "overperformance",
     "silence": "hours since the last post",
     "keyword": "matching posts",
+    "reply_count": "replies to the posts",
+    "reply_negative_share": "negative share of replies",
 }
 MUTE_HOURS = 24  # the mute the hint suggests; the reader changes it to taste
 MAX_PROFILE_LINKS = 3
@@ -55,7 +57,7 @@ def fmt(metric: str, value: float | None) -> str:
     """A metric's value as people read it."""
     if value is None:
         return "n/a"
-    if metric in ("negative_share", "topic_share"):
+    if metric in ("negative_share", "topic_share", "reply_negative_share"):
         return f"{value:.0%}"
     if metric == "mean_sentiment":
         return f"{value:+.2f}"

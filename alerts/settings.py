@@ -19,6 +19,8 @@ Metric = Literal[
     "overperformance",
     "silence",
     "keyword",
+    "reply_count",
+    "reply_negative_share",
 ]
 ScopeKind = Literal["all", "account", "group", "country", "topic", "platform"]
 Comparison = Literal[">", ">=", "<", "<="]

@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from alerts.links import post_url, profile_url
 from alerts.messages import PostRef, excerpt
 from alerts.rules import WindowStats, matched_keywords
 from alerts.settings import Rule
 from monitor.alerting.scope import Member, rule_filters
-from monitor.schema import accounts, post_topics, posts, scores
+from monitor.schema import accounts, post_topics, posts, reception_posts, reception_scores, scores
 from monitor.sqlparts import all_of, engagement, keyword_match
 
 
@@ -80,6 +80,8 @@ def top_posts(
     order: list[Any] = [eng.desc(), posts.c.created_at.desc()]
     if rule.metric == "silence":
         return _latest(conn, filters, names)
+    if rule.metric in ("reply_count", "reply_negative_share"):
+        return _most_answered(conn, rule, filters, now, names)
     filters += [posts.c.created_at > now - timedelta(hours=rule.window_hours), posts.c.created_at <= now]
     if rule.metric in ("negative_share", "mean_sentiment"):
         frm = posts.join(scores, scores.c.post_id == posts.c.id)
@@ -99,6 +101,28 @@ def top_posts(
     )
     keywords = rule.keywords if rule.metric == "keyword" else ()
     return [post_ref(r, names=names, keywords=keywords) for r in conn.execute(query)]
+
+
+def _most_answered(
+    conn: Connection, rule: Rule, filters: list[Any], now: datetime, names: Authors | None
+) -> list[PostRef]:
+    """The posts that drew the most replies (negative ones, for the share) in the window."""
+    r, s = reception_posts, reception_scores
+    counted = [r.c.post_id == posts.c.id, r.c.relation == "reply", r.c.deleted_at.is_(None),
+               r.c.created_at > now - timedelta(hours=rule.window_hours), r.c.created_at <= now]  # fmt: skip
+    source: Any = r
+    if rule.metric == "reply_negative_share":
+        source = r.join(s, s.c.reception_id == r.c.id)
+        counted.append(s.c.sentiment_label == "negative")
+    n = select(func.count()).select_from(source).where(*counted).scalar_subquery().label("n")
+    query = (
+        select(*COLUMNS, engagement().label("eng"), n)
+        .where(all_of(*filters), n > 0)
+        .order_by(n.desc(), posts.c.created_at.desc())
+        .limit(rule.top_posts)
+    )
+    kind = "negative replies" if rule.metric == "reply_negative_share" else "replies"
+    return [post_ref(row, f"{row.n} {kind} in the window", names=names) for row in conn.execute(query)]
 
 
 def _latest(conn: Connection, filters: Sequence[Any], names: Authors | None) -> list[PostRef]:

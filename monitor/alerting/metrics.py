@@ -19,12 +19,14 @@ from alerts.rules import WindowStats
 from alerts.settings import Rule
 from monitor.alerting.overperformance import overperformance
 from monitor.alerting.scope import Member, rule_filters
-from monitor.schema import accounts, post_topics, posts, scores
+from monitor.schema import accounts, post_topics, posts, reception_posts, reception_scores, scores
 from monitor.sqlparts import all_of, bucket_of, engagement, keyword_match, median_by
 
 # Metrics where a window without posts is a real zero, not a missing value.
-ZERO_WHEN_EMPTY = ("post_count", "keyword", "engagement_total")
-SCORED = ("negative_share", "mean_sentiment", "topic_share")
+ZERO_WHEN_EMPTY = ("post_count", "keyword", "engagement_total", "reply_count")
+SCORED = ("negative_share", "mean_sentiment", "topic_share", "reply_negative_share")
+# Metrics over the audience's replies (written in the window) to the scope's posts.
+REPLIES = ("reply_count", "reply_negative_share")
 
 
 def window_stats(
@@ -48,10 +50,31 @@ def window_stats(
     return out
 
 
+def _replies(rule: Rule, ids: Sequence[int], edges: list[datetime], now: datetime) -> Any:
+    """The replies written in the windows to the scope's posts, each placed in its window."""
+    r = reception_posts
+    g = posts.c.account_id if rule.per_member else literal_column("0")
+    cols: list[Any] = [g.label("g"), bucket_of(r.c.created_at, edges).label("b")]
+    if rule.metric == "reply_negative_share":
+        s = reception_scores.alias("rs")
+        label = s.c.sentiment_label
+        negative = case((label == "negative", 1.0), (label.is_not(None), 0.0))
+        cols.append(select(negative).where(s.c.reception_id == r.c.id).scalar_subquery().label("x"))
+    return (
+        select(*cols)
+        .select_from(r.join(posts, posts.c.id == r.c.post_id))
+        .where(all_of(r.c.created_at > edges[-1], r.c.created_at <= now, r.c.relation == "reply",
+                      r.c.deleted_at.is_(None), *rule_filters(rule, ids)))
+        .subquery("src")
+    )  # fmt: skip
+
+
 def _source(rule: Rule, dialect: str, ids: Sequence[int], now: datetime) -> Any:
     nb = rule.baseline_windows if rule.spike != "none" else 0
     w = timedelta(hours=rule.window_hours)
     edges = [now - k * w for k in range(nb + 2)]
+    if rule.metric in REPLIES:
+        return _replies(rule, ids, edges, now)
     g = posts.c.account_id if rule.per_member else literal_column("0")
     cols: list[Any] = [g.label("g"), bucket_of(posts.c.created_at, edges).label("b")]
     where = [posts.c.created_at > edges[-1], posts.c.created_at <= now, *rule_filters(rule, ids)]
@@ -91,7 +114,7 @@ def _bucketed(
         stmt = median_by(dialect, src, ["g", "b"], "x")
     else:
         value: Any
-        if rule.metric in ("post_count", "keyword"):
+        if rule.metric in ("post_count", "keyword", "reply_count"):
             value = func.count()
         elif rule.metric == "engagement_total":
             value = func.sum(src.c.x)

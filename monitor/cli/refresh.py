@@ -1,4 +1,4 @@
-"""`diplomonitor refresh engagement|profiles`: what the service re-reads on its schedule, now."""
+"""`diplomonitor refresh engagement|profiles|reception`: what the service re-reads on its schedule, now."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def refresh() -> None:
-    """Re-count engagement or follower numbers now, as the engagement and profiles jobs do."""
+    """Re-count engagement, follower numbers or the audience's answers now, as the service's jobs do."""
 
 
 def _run(app: App, job: Callable[..., RefreshReport]) -> RefreshReport:
@@ -57,3 +57,37 @@ def profiles(app: App) -> None:
     r: Any = _run(app, refresh_profiles)
     click.echo(f"{r.accounts} account(s), {r.checked} profile(s) read, {r.snapshots} changed, "
                f"{len(r.failed)} failed")  # fmt: skip
+
+
+@refresh.command("reception")
+@pass_app
+def reception(app: App) -> None:
+    """Read the replies and quotes of recent posts whose counts changed ([reception] days).
+
+    Authors are stored pseudonymised with the key in DIPLOMONITOR_PSEUDONYM_KEY (unless
+    [reception] keep_authors); texts older than retention_days are removed afterwards.
+    """
+    from monitor.collection.reception import Authors, collect_reception, purge_reception
+    from monitor.compose import build_collectors
+    from monitor.errors import MonitorError
+
+    s = app.settings
+    try:
+        authors = Authors(s.reception, s.secrets)
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = app.ready_engine()
+    collectors = build_collectors(s)
+    try:
+        r = collect_reception(engine, s.reception, collectors, authors, workers=s.collect.concurrency,
+                              now=app.now())  # fmt: skip
+    finally:
+        for c in collectors.values():
+            c.close()
+    purged = purge_reception(engine, s.reception, app.now())
+    for label, why in r.failed:
+        click.echo(f"{'failed':12} {label}: {why}")
+    click.echo(
+        f"{r.accounts} account(s), {r.posts_checked} post(s) followed, {r.threads_read} read again, "
+        f"{r.new_answers} new answer(s), {r.gone_answers} gone, {purged} removed by retention"
+    )
