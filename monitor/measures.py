@@ -29,9 +29,9 @@ Coverage: the platform's reply count (direct replies) against the direct replies
 from __future__ import annotations
 
 import statistics
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -206,3 +206,52 @@ def reception_figures(conn: Connection, post_ids: Sequence[int]) -> None:
 def quote_ratio(quotes: int | None, reposts: int | None) -> float | None:
     """Quotes per repost, None when the platform counts no reposts (or no quotes)."""
     return None if quotes is None or not reposts else quotes / reposts
+
+
+@dataclass(slots=True)
+class ReceptionTotals:
+    """The reply figures of a group of posts, added up post by post (module doc): tone and
+    negative share over all their scored replies together, quote ratio over all their counts."""
+
+    reported: int = 0  # direct replies the platform counts
+    collected: int = 0  # direct replies collected (coverage: collected / reported)
+    thread: int = 0  # replies at any depth collected
+    scored: int = 0
+    tone_sum: float = 0.0
+    negative_sum: float = 0.0
+    quotes: int = 0
+    reposts: int = 0
+    languages: Counter[str] = field(default_factory=Counter)
+
+    def add(self, post: Any) -> None:
+        """One own post's row: replies, quotes, reposts (platform counts) and its reception_state."""
+        self.reported += post.replies or 0
+        if post.quotes is not None and post.reposts:
+            self.quotes += post.quotes
+            self.reposts += post.reposts
+        if post.replies_collected is None:  # never looked at
+            return
+        self.collected += post.replies_collected
+        self.thread += post.thread_collected
+        n = post.replies_scored or 0
+        self.scored += n
+        if n:
+            self.tone_sum += (post.reply_tone or 0.0) * n
+            self.negative_sum += (post.reply_negative_share or 0.0) * n
+        self.languages.update(post.reply_languages or {})
+
+    @property
+    def tone(self) -> float | None:
+        return self.tone_sum / self.scored if self.scored else None
+
+    @property
+    def negative_share(self) -> float | None:
+        return self.negative_sum / self.scored if self.scored else None
+
+    @property
+    def quote_ratio(self) -> float | None:
+        return self.quotes / self.reposts if self.reposts else None
+
+    def gap(self, own_tone: float | None) -> float | None:
+        """Reply tone minus the posts' own tone."""
+        return None if self.tone is None or own_tone is None else self.tone - own_tone

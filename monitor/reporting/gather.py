@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, distinct, func, or_, select
 
-from monitor.measures import engagement_at_age
+from monitor.measures import ReceptionTotals, engagement_at_age
 from monitor.reporting.selection import (
     Period,
     Selection,
@@ -23,8 +23,8 @@ from monitor.reporting.selection import (
     post_conditions,
     posts_from,
 )
-from monitor.reporting.summary import overperforming, summarise
-from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
+from monitor.reporting.summary import RECEPTION_STATE, overperforming, summarise
+from monitor.schema import accounts, post_topics, posts, profile_snapshots, reception_state, scores
 from monitor.sqlparts import engagement, utc_day
 
 TOP_POSTS = 10
@@ -65,6 +65,27 @@ class TopPost:
     ratio: float | None = None  # engagement at 24 h / the account's median at 24 h
 
 
+@dataclass(frozen=True, slots=True)
+class Contested:
+    """A post whose replies were most negative, with its reply figures."""
+
+    post: TopPost
+    replies_reported: int
+    replies_collected: int
+    tone: float | None
+    negative_share: float | None
+
+
+@dataclass
+class ReceptionData:
+    """How audiences answered the period's posts (monitor.measures), overall, per series, per theme."""
+
+    totals: ReceptionTotals
+    by_series: dict[str, ReceptionTotals]
+    by_theme: dict[str, ReceptionTotals]
+    contested: list[Contested]
+
+
 @dataclass
 class ReportData:
     """Everything the report shows, already aggregated."""
@@ -86,6 +107,7 @@ class ReportData:
     followers: dict[str, list[int | None]]  # series -> follower count at the end of each day
     groups: list[tuple[Any, ...]] = field(default_factory=list)  # summary rows by `by`
     labels: dict[str, str] = field(default_factory=dict)  # series key -> display label
+    reception: ReceptionData = field(default_factory=lambda: ReceptionData(ReceptionTotals(), {}, {}, []))
 
 
 def gather_report(conn: Connection, sel: Selection, now: datetime | None = None) -> ReportData:
@@ -101,7 +123,7 @@ def gather_report(conn: Connection, sel: Selection, now: datetime | None = None)
         topics=_topics(conn, sel), previous_topics=_topics(conn, sel.within(previous)),
         languages=_languages(conn, sel), top_engagement=_top_engagement(conn, sel),
         top_overperformance=_top_overperformance(conn, sel), followers=_followers(conn, sel, by, days),
-        groups=summarise(conn, sel, by), labels=_labels(conn, by),
+        groups=summarise(conn, sel, by), labels=_labels(conn, by), reception=_reception(conn, sel, by),
     )  # fmt: skip
 
 
@@ -222,6 +244,44 @@ def _top_overperformance(conn: Connection, sel: Selection) -> list[TopPost]:
     wanted = _top_query(conn, sel).where(posts.c.id.in_([b.post_id for b in best]))
     by_id = {r.id: r for r in conn.execute(wanted)} if best else {}
     return [_top_post(by_id[b.post_id], b.ratio) for b in best if b.post_id in by_id]
+
+
+CONTESTED_MIN_REPLIES = 3  # scored replies a post needs to rank among the most contested
+
+
+def _reception(conn: Connection, sel: Selection, by: str) -> ReceptionData:
+    """The reply figures of the selection's own posts, overall, per series and per theme."""
+    state = [reception_state.c[c] for c in RECEPTION_STATE]
+    mine = [*post_conditions(conn, sel), posts.c.is_repost.is_(False)]
+    frm = posts_from().outerjoin(reception_state, reception_state.c.post_id == posts.c.id)
+    counts = (posts.c.replies, posts.c.quotes, posts.c.reposts)
+    totals, by_series = ReceptionTotals(), defaultdict(ReceptionTotals)
+    for r in conn.execute(select(_series_key(by).label("k"), *counts, *state).select_from(frm).where(*mine)):
+        totals.add(r)
+        by_series[r.k].add(r)
+    by_theme: dict[str, ReceptionTotals] = defaultdict(ReceptionTotals)
+    themed = frm.join(post_topics, post_topics.c.post_id == posts.c.id)
+    for r in conn.execute(
+        select(post_topics.c.topic.label("k"), *counts, *state).select_from(themed).where(*mine)
+    ):
+        by_theme[r.k].add(r)
+    return ReceptionData(totals, dict(by_series), dict(by_theme), _contested(conn, sel))
+
+
+def _contested(conn: Connection, sel: Selection) -> list[Contested]:
+    s = reception_state
+    negatives = s.c.reply_negative_share * s.c.replies_scored
+    figures = (posts.c.replies, s.c.replies_collected, s.c.reply_tone, s.c.reply_negative_share)
+    frm = posts_from().join(s, s.c.post_id == posts.c.id).outerjoin(scores, scores.c.post_id == posts.c.id)
+    query = (
+        select(*_post_columns(), *figures)
+        .select_from(frm)
+        .where(*post_conditions(conn, sel), s.c.replies_scored >= CONTESTED_MIN_REPLIES)
+        .order_by(negatives.desc(), s.c.reply_tone, posts.c.id)
+        .limit(TOP_POSTS)
+    )
+    return [Contested(_top_post(r), r.replies or 0, r.replies_collected, r.reply_tone, r.reply_negative_share)
+            for r in conn.execute(query)]  # fmt: skip
 
 
 def _followers(conn: Connection, sel: Selection, by: str, days: list[date]) -> dict[str, list[int | None]]:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from importlib import resources
 from string import Template
 
+from monitor.measures import ReceptionTotals
 from monitor.reporting import charts
 from monitor.reporting.charts import esc
 from monitor.reporting.gather import MAX_SERIES, ReportData, TopPost
@@ -42,6 +43,7 @@ def render_report(data: ReportData) -> str:
         _section("Audience", "Follower change since the start of the period", _followers(data)),
         _section("Languages", "Share of posts per language", _languages(data)),
         _section("Top posts", "By engagement and by overperformance", _top_posts(data)),
+        _section("Reception", "How audiences answered: replies and quotes by others", _reception(data)),
         _section(f"By {data.by}", "The figures of `diplomonitor export summary`", _groups(data)),
     ])  # fmt: skip
     return Template(_template("report.html")).substitute(
@@ -247,6 +249,67 @@ def _top_posts(data: ReportData) -> str:
         '<p class="note">Engagement at 24 h at least twice the median at 24 h of the same account\'s '
         f"20 posts before it.</p>{over}"
     )
+
+
+def _reception(data: ReportData) -> str:
+    rec = data.reception
+    x = rec.totals
+    if not x.thread:
+        return (
+            '<p class="empty-note">No replies were collected for these posts (replies are followed for '
+            "posts younger than [reception] days; see `diplomonitor refresh reception`).</p>"
+        )
+    coverage = (
+        f"{x.collected:,} of the {x.reported:,} direct replies the platforms count were collected "
+        f"({share(x.collected, x.reported)}), {x.thread:,} replies in all with the answers to answers; "
+        f"{x.scored:,} scored for tone."
+    )
+    series = sorted(rec.by_series.items(), key=lambda kv: (-kv[1].thread, kv[0]))[:MAX_SERIES]
+    negative = [(data.labels.get(k, k), (v.negative_share or 0) * 100, None) for k, v in series if v.scored]
+    chart = charts.bar_list("Negative share of replies", negative, lambda v: f"{v:.0f}%")
+    per = _reception_table(data.by.title(), [(data.labels.get(k, k), v) for k, v in series])
+    themes = sorted(rec.by_theme.items(), key=lambda kv: (-kv[1].thread, kv[0]))[:12]
+    per_theme = _reception_table("Theme", [(k.replace("_", " "), v) for k, v in themes])
+    total = sum(x.languages.values())
+    languages = charts.bar_list("Languages audiences answered in",
+                                [(k, n * 100 / total, None) for k, n in x.languages.most_common(12)],
+                                lambda v: f"{v:.0f}%")  # fmt: skip
+    contested = '<p class="empty-note">No post had enough scored replies to rank.</p>'
+    if rec.contested:
+        rows = "".join(
+            f"<tr><td class=nowrap>{c.post.created_at:%b %d %H:%M}</td><td>{esc(c.post.account)}</td>"
+            f"<td class=post>{_link(c.post)}</td>"
+            f"<td class=num>{c.replies_collected:,} / {c.replies_reported:,}</td>"
+            f"<td class=num>{_tone_text(c.tone)}</td><td class=num>{_pct(c.negative_share)}</td></tr>"
+            for c in rec.contested
+        )  # fmt: skip
+        contested = _table(["Time (UTC)", "Account", "Post", "Replies collected / counted", "Reply tone",
+                            "Negative"], rows)  # fmt: skip
+    return (
+        f'<p class="note">{esc(coverage)} Tone is the mean sentiment of the scored replies, −1 to +1; the '
+        "gap is the replies' tone minus the posts' own.</p>"
+        f"{chart}{per}<h3>Per theme</h3>{per_theme}<h3>Most contested posts</h3>{contested}"
+        f"<h3>Languages</h3>{languages}"
+    )
+
+
+def _reception_table(first: str, rows: list[tuple[str, ReceptionTotals]]) -> str:
+    body = "".join(
+        f"<tr><td>{esc(name)}</td><td class=num>{v.thread:,}</td>"
+        f"<td class=num>{share(v.collected, v.reported)}</td>"
+        f"<td class=num>{_tone_text(v.tone)}</td><td class=num>{_pct(v.negative_share)}</td>"
+        f"<td class=num>{'–' if v.quote_ratio is None else f'{v.quote_ratio:.2f}'}</td></tr>"
+        for name, v in rows
+    )  # fmt: skip
+    return _table([first, "Replies", "Coverage", "Reply tone", "Negative", "Quotes per repost"], body)
+
+
+def _tone_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
 
 
 def _groups(data: ReportData) -> str:

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
-from monitor.measures import REPORTING, Ratio, ratios
+from monitor.measures import REPORTING, Ratio, ReceptionTotals, ratios
 from monitor.reporting import GROUPINGS
 from monitor.reporting.posts_csv import number, write_csv
 from monitor.reporting.selection import (
@@ -37,14 +37,18 @@ from monitor.reporting.selection import (
     post_conditions,
     posts_from,
 )
-from monitor.schema import accounts, post_topics, posts, profile_snapshots, scores
+from monitor.schema import accounts, post_topics, posts, profile_snapshots, reception_state, scores
 
+RECEPTION_STATE = ("replies_collected", "thread_collected", "replies_scored", "reply_tone",
+                   "reply_negative_share", "reply_languages")  # fmt: skip
 SUMMARY_COLUMNS = (
     "accounts", "posts", "posts_per_day", "reply_share", "repost_share",
     "engagement_total", "engagement_median", "engagement_per_post", "engagement_per_1000_followers",
     "followers_start", "followers_end", "followers_change", "followers_change_pct",
     "overperforming_posts", "scored_posts", "sentiment_mean", "negative_share",
     "top_topics", "languages",
+    "replies_reported", "replies_collected", "thread_replies", "reply_tone", "reply_negative_share",
+    "reply_languages", "quote_ratio", "reception_gap",
 )  # fmt: skip
 
 
@@ -75,6 +79,7 @@ class GroupStats:
     negative: int = 0
     topics: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
+    reception: ReceptionTotals = field(default_factory=ReceptionTotals)
 
     def add(self, r: Row[Any], overperforming: set[int]) -> None:
         """Count one post."""
@@ -89,6 +94,8 @@ class GroupStats:
             self.engagement_by_account[r.account_id] += total
         if r.id in overperforming:
             self.overperforming += 1
+        if not r.is_repost:
+            self.reception.add(r)
         if r.sentiment_score is not None:
             self.scored += 1
             self.sentiment_sum += r.sentiment_score
@@ -163,8 +170,9 @@ def _stream(conn: Connection, sel: Selection, by: str) -> Iterator[Any]:
             scores.c.sentiment_score,
             scores.c.topics,
             func.coalesce(scores.c.language, posts.c.declared_language).label("language"),
+            *(reception_state.c[c] for c in RECEPTION_STATE),
         )
-        .select_from(source)
+        .select_from(source.outerjoin(reception_state, reception_state.c.post_id == posts.c.id))
         .where(*conds)
         .order_by(key, posts.c.id)
     )
@@ -201,6 +209,15 @@ def summary_row(g: GroupStats, followers: dict[int, Followers], period: Period) 
         ratio((end - start) * 100, start, 2) if start else None,  # type: ignore[operator]
         g.overperforming, g.scored, ratio(g.sentiment_sum, g.scored), ratio(g.negative, g.scored),
         ranked(g.topics, 3), ranked(g.languages),
+        *_reception(g.reception, ratio(g.sentiment_sum, g.scored)),
+    )  # fmt: skip
+
+
+def _reception(x: ReceptionTotals, own_tone: float | int | None) -> tuple[Any, ...]:
+    gap = x.gap(None if own_tone is None else float(own_tone))
+    return (
+        x.reported, x.collected, x.thread, number(x.tone), number(x.negative_share), ranked(x.languages, 3),
+        number(x.quote_ratio), number(gap),
     )  # fmt: skip
 
 

@@ -49,7 +49,7 @@ def headline(data: ReportData) -> list[str]:
         f"{t.posts:,} posts from {accounts} in {data.sel.period.label}{versus}.",
         f"Own posts drew {t.engagement:,} interactions{moved}; {per_post:,.1f} per post.",
     ]
-    out += _tone(data) + _topics(data) + _followers(data) + _top(data) + _languages(data)
+    out += _tone(data) + _topics(data) + _reception(data) + _followers(data) + _top(data) + _languages(data)
     return out
 
 
@@ -82,6 +82,20 @@ def _topics(data: ReportData) -> list[str]:
         points = (n / t - before / p) * 100
         text += f", {points:+.0f} points on {data.previous.label}"
     return [text + ")."]
+
+
+def _reception(data: ReportData) -> list[str]:
+    x = data.reception.totals
+    if not x.thread:
+        return []
+    collected = share(x.collected, x.reported)
+    text = f"Audiences replied {x.thread:,} times ({collected} of the direct replies counted were collected)"
+    if x.scored:
+        text += f"; reply tone {tone_text(x.tone)}, {share(x.negative_sum, x.scored)} negative"
+    if data.reception.contested:
+        top = data.reception.contested[0]
+        text += f"; most contested: {top.post.account} on {top.post.created_at:%d %b}"
+    return [text + "."]
 
 
 def _followers(data: ReportData) -> list[str]:

@@ -8,11 +8,20 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine
 
+from monitor.measures import reception_figures
 from monitor.reporting.gather import Totals, gather_report
 from monitor.reporting.html import render_report
 from monitor.reporting.selection import Period, Selection
 from monitor.reporting.text import headline
-from monitor.schema import accounts, posts, profile_snapshots, scores
+from monitor.schema import (
+    accounts,
+    posts,
+    profile_snapshots,
+    reception_posts,
+    reception_scores,
+    reception_state,
+    scores,
+)
 from tests.export.conftest import scores_and_topics
 
 OCTOBER = Selection(Period.month("2026-10"))
@@ -56,6 +65,8 @@ def test_written_summary(dataset: Engine) -> None:
         "Own posts drew 60 interactions, up 1900%; 10.0 per post.",
         "17% of scored posts were negative (mean tone +0.17).",
         "Most discussed theme: culture (43% of posts, +43 points on September 2026).",
+        "Audiences replied 2 times (25% of the direct replies counted were collected); reply tone -0.35, "
+        "50% negative.",
         "Followers +0 (+0.0%) to 3,000; fastest growth: FR (+10.0%).",
         "Most engaging post: Auswärtiges Amt on 05 Oct (38 interactions).",
         "Languages: en 43%, de 29%, fr 29%.",
@@ -98,7 +109,7 @@ def test_post_content_is_escaped_and_the_file_is_self_contained(dataset: Engine)
     hrefs = re.findall(r'href="([^"]*)"', html)
     assert hrefs and all(h.startswith("https://example.org/") for h in hrefs)
     assert "default-src 'none'" in html
-    assert html.count('<svg class="chart"') == 6
+    assert html.count('<svg class="chart"') == 8  # six, and reception's negative share and languages
 
 
 def test_what_was_not_measured_shows_as_a_dash_not_zero(dataset: Engine) -> None:
@@ -114,3 +125,32 @@ def test_what_was_not_measured_shows_as_a_dash_not_zero(dataset: Engine) -> None
     themes = html.split('id="themes"')[1].split("</table>")[0]
     negative = re.findall(r"<td class=num>([^<]*)</td></tr>", themes)
     assert negative and set(negative) == {"–"}  # the Negative column of every theme
+
+
+def test_reception_figures_and_the_most_contested_post(dataset: Engine) -> None:
+    with dataset.connect() as conn:
+        data = gather_report(conn, OCTOBER, now=NOW)
+    x = data.reception.totals
+    # Direct replies counted: post 1's 1 and post 4's 3; collected: post 1's one; in its thread two.
+    assert (x.reported, x.collected, x.thread, x.scored, x.tone) == (4, 1, 2, 2, pytest.approx(-0.35))
+    assert (set(data.reception.by_series), data.reception.by_theme["culture"].thread) == ({"FR", "DE"}, 2)
+    assert data.reception.contested == []  # no post has three scored replies
+    with dataset.begin() as conn:  # three negative replies to post 2 make it the most contested
+        for i in range(10, 13):
+            conn.execute(reception_posts.insert().values(
+                id=i, post_id=2, platform="bluesky", uri=f"at://x/answer/{i}", relation="reply",
+                parent_uri="at://diplomatie.gouv.fr/post/2", author_key="k", text="no",
+                created_at=datetime(2026, 10, 11, tzinfo=UTC)))  # fmt: skip
+            score = {"scored_with": "t", "language": "fr", "sentiment_label": "negative"}
+            score["sentiment_score"] = -0.8
+            conn.execute(reception_scores.insert().values(reception_id=i, **score))
+        conn.execute(reception_state.insert().values(post_id=2, replies_collected=3, thread_collected=3))
+        reception_figures(conn, [2])
+    with dataset.connect() as conn:
+        data = gather_report(conn, OCTOBER, now=NOW)
+    (top,) = data.reception.contested
+    assert (top.post.url, top.replies_collected, top.tone, top.negative_share) == (
+        "https://example.org/2", 3, pytest.approx(-0.8), 1.0)  # fmt: skip
+    html = render_report(data)
+    section = html.split('id="reception"')[1].split("</section>")[0]
+    assert "Most contested posts" in section and "https://example.org/2" in section and "3 / 0" in section

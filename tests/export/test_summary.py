@@ -40,6 +40,11 @@ def test_by_account_matches_hand_computed_figures(dataset: Engine) -> None:
         "followers_start": 1000, "followers_end": 1100, "followers_change": 100, "followers_change_pct": 10,
         "overperforming_posts": 1, "scored_posts": 4, "sentiment_mean": 0.1, "negative_share": 0.25,
         "top_topics": "culture:2;climate:1;human_rights:1", "languages": "en:2;fr:2",
+        # Reception (conftest ANSWERS): post 1's one direct reply (of 1 reported), two live replies
+        # in its thread (-0.6 and -0.1: tone -0.35, one negative of two), quotes 0 of 2 reposts,
+        # gap = -0.35 - the posts' own tone 0.1.
+        "replies_reported": 1, "replies_collected": 1, "thread_replies": 2, "reply_tone": -0.35,
+        "reply_negative_share": 0.5, "reply_languages": "en:1;fr:1", "quote_ratio": 0, "reception_gap": -0.45,
     }  # fmt: skip
     de = rows["auswaertiges@social.bund.de"]
     # No follower count before October: the start is the first one observed in it (2000).
@@ -93,7 +98,9 @@ def test_csv_header_names_the_grouping(dataset: Engine) -> None:
         assert export_summary(conn, OCTOBER, "platform", out) == 2
     lines = out.getvalue().split("\r\n")
     assert lines[0] == "platform," + ",".join(SUMMARY_COLUMNS)
-    assert lines[2] == "mastodon,1,2,0.06,0,0,39,19.5,19.5,20.53,2000,1900,-100,-5,0,1,0.1,0,education:1,de:2"
+    assert lines[2] == (
+        "mastodon,1,2,0.06,0,0,39,19.5,19.5,20.53,2000,1900,-100,-5,0,1,0.1,0,education:1,de:2,3,0,0,,,,,"
+    )  # replies reported 3 (post 4), nothing collected, no quote count
     with dataset.connect() as conn, pytest.raises(ValueError, match="by must be one of"):
         summarise(conn, OCTOBER, "embassy")
 
