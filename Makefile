@@ -7,6 +7,9 @@ CONFIG ?= examples/diplomonitor.toml
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PY := $(VENV)/bin/python
+# The key repliers' identities are hashed with (reception); made once, kept out of git, mode 600.
+# DIPLOMONITOR_PSEUDONYM_KEY in the environment wins over it.
+PSEUDONYM_KEY_FILE ?= .diplomonitor-pseudonym-key
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint bench clean browser
@@ -26,7 +29,8 @@ run: $(STAMP)
 	$(VENV)/bin/diplomonitor --config $(CONFIG) db upgrade
 	$(VENV)/bin/diplomonitor --config $(CONFIG) accounts sync
 	$(VENV)/bin/diplomonitor --config $(CONFIG) models pull || echo "notice: models not pulled (see above); posts wait for scoring until \`diplomonitor models pull\` succeeds"
-	$(VENV)/bin/diplomonitor --config $(CONFIG) run
+	@test -s $(PSEUDONYM_KEY_FILE) || (umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $(PSEUDONYM_KEY_FILE))
+	DIPLOMONITOR_PSEUDONYM_KEY="$${DIPLOMONITOR_PSEUDONYM_KEY:-$$(cat $(PSEUDONYM_KEY_FILE))}" $(VENV)/bin/diplomonitor --config $(CONFIG) run
 
 # The report's browser test needs Chromium: installed with apt-get when missing and run as root
 # (CI on a fresh machine); otherwise a notice, and that one test is skipped with its reason.

@@ -116,4 +116,5 @@ def test_make_run_pulls_missing_models_before_the_service_and_goes_on_offline() 
     assert [s.split("--config my.toml ")[1].split(" ||")[0] for s in steps] == [
         "db upgrade", "accounts sync", "models pull", "run",
     ]  # fmt: skip
+    assert steps[3].startswith('DIPLOMONITOR_PSEUDONYM_KEY="${DIPLOMONITOR_PSEUDONYM_KEY:-$(cat ')
     assert " || " in steps[2]  # offline: the one-line error, then the service starts anyway
