@@ -4,6 +4,10 @@ only as long as configured, and the coverage the platform reports against what w
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -19,7 +23,7 @@ from monitor.config import Settings
 from monitor.schema import posts, reception_posts, reception_scores, reception_state
 from tests.collectors.conftest import MASTO_DOMAIN
 from tests.collectors.payloads import post_view, quote_embed, status
-from tests.collectors.servers import FakeBluesky, FakeMastodon
+from tests.collectors.servers import FakeBluesky, FakeMastodon, Fault
 from tests.collectors.test_pipeline import ACCOUNTS, DID, HANDLE
 from tests.conftest import NOW
 
@@ -242,3 +246,63 @@ def test_only_recent_posts_are_followed_longer_for_some_groups(
     assert settings.reception.days_for(("eu",)) == 7
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(posts)).scalar_one() == 1
+
+
+CHILD = """
+import sys
+from datetime import datetime
+from monitor.config import load_settings
+from monitor.db import make_engine
+from monitor.collection.reception import Authors, collect_reception
+from monitor.compose import build_collectors
+s = load_settings(sys.argv[1], {"DIPLOMONITOR_PSEUDONYM_KEY": sys.argv[3]})
+authors = Authors(s.reception, s.secrets)
+collect_reception(make_engine(s.database_url), s.reception, build_collectors(s), authors, workers=1,
+                  now=datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_while_a_thread_is_in_flight(world, engine: Engine, bsky: FakeBluesky) -> None:
+    """Killed while the second post's thread is being read: the first post's answers and state are
+    whole, nothing of the second; a new round finishes it, with nothing twice."""
+    settings, collectors = world
+    views = [
+        post_view(DID, HANDLE, f"p{i}", f"post {i}", NOW - timedelta(minutes=i), replies=3) for i in range(2)
+    ]
+    bsky.feeds[DID] = [{"post": v} for v in views]
+    for i, v in enumerate(views):
+        for n in range(3):
+            answer = post_view(CITIZEN, "citizen.bsky.social", f"a{i}{n}", f"answer {i}.{n}",
+                               NOW + timedelta(minutes=n), reply=(v["uri"], v["uri"]))  # fmt: skip
+            bsky.add_reply(v["uri"], answer)
+    collect_round(engine, settings.collect, collectors, now=NOW + timedelta(minutes=30))
+    release = threading.Event()
+    bsky.fail("/xrpc/app.bsky.feed.getPostThread", Fault(), Fault(hang=release))
+    when = (NOW + timedelta(hours=1)).isoformat()
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(settings.path), when, KEY["DIPLOMONITOR_PSEUDONYM_KEY"]]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(bsky.calls("/xrpc/app.bsky.feed.getPostThread")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(bsky.calls("/xrpc/app.bsky.feed.getPostThread")) == 2
+        child.kill()
+        child.wait(10)
+    finally:
+        release.set()
+        if child.poll() is None:
+            child.kill()
+    with engine.connect() as conn:
+        per_post = dict(
+            conn.execute(
+                select(reception_posts.c.post_id, func.count()).group_by(reception_posts.c.post_id)
+            ).all()
+        )
+        states = conn.execute(select(func.count()).select_from(reception_state)).scalar_one()
+    assert sorted(per_post.values()) == [3] and states == 1  # one post whole, the other untouched
+    assert _round(engine, settings, collectors, hours=2).threads_read == 1  # only the one left
+    with engine.connect() as conn:
+        uris = list(conn.execute(select(reception_posts.c.uri)).scalars())
+    assert len(uris) == len(set(uris)) == 6
