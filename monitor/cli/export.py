@@ -78,7 +78,8 @@ def selection_options(fn: F) -> F:
 
     extra = [
         *(click.option(f"--{name}", type=click.Choice(INCLUDE), default="include", show_default=True,
-                       help=f"Keep {name}, leave them out, or keep only them.") for name in ("replies", "reposts")),
+                       help=f"Keep {name}, leave them out, or keep only them.")
+          for name in ("replies", "reposts")),
         click.option("--tone", "tones", multiple=True, type=click.Choice(TONES),
                      help="Only posts of this sentiment label; repeat for several."),
         click.option("--language", "languages", multiple=True, metavar="LANG",

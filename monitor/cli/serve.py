@@ -26,12 +26,12 @@ def serve(app: App, address: str | None) -> None:
     Reads the database (PostgreSQL or the service's SQLite file) and writes only the mutes and
     acknowledgements an admin makes; /healthz says whether the database answers.
     """
-    from monitor.compose import SERVE_ADDRESS, build_dashboard, dashboard_engine
+    from monitor.compose import SERVE_ADDRESS, build_dashboard, dashboard_access, dashboard_engine
     from monitor.config import check_address
     from monitor.errors import MonitorError
     from monitor.service.health import database_answers
     from monitor.service.logs import configure_logging, settings_secrets
-    from monitor.service.web import WebServer, dispatch
+    from monitor.service.web import WebServer, dispatch, exposure
 
     settings = app.settings
     where = address or settings.dashboard.address or SERVE_ADDRESS
@@ -39,6 +39,10 @@ def serve(app: App, address: str | None) -> None:
         check_address(where)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--address") from None
+    try:
+        exposure(where, dashboard_access(settings))  # before anything else: one line, nothing started
+    except MonitorError as exc:
+        raise click.ClickException(str(exc)) from None
     s = settings.service
     configure_logging(s.log_format, s.log_level, settings_secrets(settings.secrets, settings.database_url))
     app.ready_engine()
