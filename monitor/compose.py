@@ -364,7 +364,7 @@ def build_service(
             settings.service, engine, parts.jobs(), locks=locks, stop=stop,
             monitor_engine=make_probe_engine(settings.database_url), backlog=parts.backlog,
             host_stats=parts.host_stats, on_close=closing, health_address=health,
-            dashboard=dashboard, dashboard_address=where if dashboard is not None else None,
+            dashboard=dashboard, dashboard_address=settings.dashboard.address,
         )  # fmt: skip
     except BaseException:
         if locks is not None:

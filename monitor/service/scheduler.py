@@ -90,7 +90,9 @@ class Service:
             self._scheduler_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
         address = health_address or settings.health_address
-        beside = dashboard if dashboard_address in (None, address) else None
+        # The same address (not port 0, which means a free port each) shares the health server.
+        same = dashboard_address is None or (dashboard_address == address and not address.endswith(":0"))
+        beside = dashboard if same else None
         self.health = HealthServer(address, self.metrics.registry, self.problems, beside)
         self.dashboard: WebServer | None = None
         if dashboard is not None and beside is None and dashboard_address is not None:
