@@ -52,14 +52,15 @@ def seed_alerts(engine: Engine) -> None:
         ])  # fmt: skip
         conn.execute(alert_states.insert(), [
             {"rule": "negative-storm", "scope": "all", "firing": True, "event_id": 1, "changed_at": NOW},
-            {"rule": "embassy-silent", "scope": "bluesky:franceinusa.bsky.social", "firing": False, "event_id": None,
-             "changed_at": NOW},
+            {"rule": "embassy-silent", "scope": "bluesky:franceinusa.bsky.social", "firing": False,
+             "event_id": None, "changed_at": NOW},
         ])  # fmt: skip
         conn.execute(deliveries.insert(), [
-            {"event_id": 1, "channel": "comms-slack", "kind": "fire", "dedup_key": "fire:1", "status": "sent",
-             "attempts": 1, "sent_at": NOW - timedelta(hours=2), "last_error": None},
-            {"event_id": 1, "channel": "press-email", "kind": "fire", "dedup_key": "fire:1", "status": "failed",
-             "attempts": 3, "sent_at": None, "last_error": "SMTP 550 mailbox unavailable"},
+            {"event_id": 1, "channel": "comms-slack", "kind": "fire", "dedup_key": "fire:1",
+             "status": "sent", "attempts": 1, "sent_at": NOW - timedelta(hours=2), "last_error": None},
+            {"event_id": 1, "channel": "press-email", "kind": "fire", "dedup_key": "fire:1",
+             "status": "failed", "attempts": 3, "sent_at": None,
+             "last_error": "SMTP 550 mailbox unavailable"},
         ])  # fmt: skip
         conn.execute(posts.update().where(posts.c.id == 7).values(text=HOSTILE))
 

@@ -20,7 +20,9 @@ from monitor.alerting.mutes import active_mutes, muted_until
 from tests.dashboard.conftest import NOW
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (make install does)")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="pip install playwright (make install does)"
+)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: `apt-get install chromium`"),
@@ -97,7 +99,9 @@ def test_filters_and_paging_change_the_results(page: Any, dashboard_settings: An
     assert page.problems == []
 
 
-def test_paging_walks_through_the_month(browser: Any, serve: Callable[..., str], dashboard_settings: Any) -> None:
+def test_paging_walks_through_the_month(
+    browser: Any, serve: Callable[..., str], dashboard_settings: Any
+) -> None:
     url = serve(dashboard_settings(dashboard="page_size = 3"))
     tab = browser.new_page()
     try:

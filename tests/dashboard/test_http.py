@@ -86,8 +86,8 @@ def test_csv_download_is_export_posts_with_the_same_filters(
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert "attachment" in headers["Content-Disposition"]
     config = write_config(f'[database]\nurl = "{db_url}"\n', "cli.toml")
-    result = CliRunner().invoke(cli, ["-c", str(config), "export", "posts", "--month", "2026-10", "--country",
-                                      "FR", "--topic", "culture", "--tone", "positive", "--reposts", "exclude"])  # fmt: skip
+    args = ["--month", "2026-10", "--country", "FR", "--topic", "culture", "--tone", "positive"]
+    result = CliRunner().invoke(cli, ["-c", str(config), "export", "posts", *args, "--reposts", "exclude"])
     assert result.exit_code == 0, result.output
     assert body == result.stdout_bytes.decode("utf-8")
     assert [line.split(",")[0] for line in body.splitlines()[1:]] == [
@@ -98,10 +98,14 @@ def test_a_non_loopback_address_needs_a_token_or_a_proxy(dashboard_settings: Any
     with pytest.raises(DashboardExposed, match=r"^the dashboard would listen on 0\.0\.0\.0:9465 without"):
         build_dashboard(dashboard_settings(), world, "0.0.0.0:9465")
     build_dashboard(dashboard_settings(TOKENS), world, "0.0.0.0:9465")
-    build_dashboard(dashboard_settings(dashboard='proxy_user_header = "X-Forwarded-User"'), world, "0.0.0.0:1")
+    build_dashboard(
+        dashboard_settings(dashboard='proxy_user_header = "X-Forwarded-User"'), world, "0.0.0.0:1"
+    )
 
 
-def test_serve_refuses_a_public_address_without_a_token(world: Engine, db_url: str, write_config: Any) -> None:
+def test_serve_refuses_a_public_address_without_a_token(
+    world: Engine, db_url: str, write_config: Any
+) -> None:
     config = write_config(f'[database]\nurl = "{db_url}"\n', "cli.toml")
     result = CliRunner().invoke(cli, ["-c", str(config), "serve", "--address", "0.0.0.0:0"], env={})
     assert result.exit_code == 1
@@ -123,24 +127,37 @@ def test_roles_tokens_and_csrf(serve: Callable[..., str], dashboard_settings: An
     status, headers, _ = call(url + "/login")
     csrf = headers["Set-Cookie"].split("dm_csrf=")[1].split(";")[0]
     cookie = f"dm_csrf={csrf}"
-    status, headers, _ = call(url + "/login", {"token": ADMIN, "csrf": csrf, "next": "/alerts"}, Cookie=cookie)
+    status, headers, _ = call(
+        url + "/login", {"token": ADMIN, "csrf": csrf, "next": "/alerts"}, Cookie=cookie
+    )
     assert (status, headers["Location"]) == (303, "/alerts")
     session = headers["Set-Cookie"].split(";")[0]
-    assert ADMIN not in session and "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+    assert (
+        ADMIN not in session
+        and "HttpOnly" in headers["Set-Cookie"]
+        and "SameSite=Strict" in headers["Set-Cookie"]
+    )
     cookies = f"{cookie}; {session}"
     assert call(url + "/alerts", Cookie=cookies)[0] == 200
     status, _, body = call(url + "/alerts/mute", mute, Cookie=cookies)
     assert status == 403 and "CSRF" in body
     status, _, body = call(url + "/alerts/mute", {**mute, "csrf": "x" * 43}, Cookie=cookies)
     assert status == 403 and "CSRF" in body
-    status, _, body = call(url + "/alerts/mute", {**mute, "csrf": csrf}, Cookie=cookies, Origin="https://evil.example")
+    status, _, body = call(
+        url + "/alerts/mute", {**mute, "csrf": csrf}, Cookie=cookies, Origin="https://evil.example"
+    )
     assert status == 403 and "another site" in body
     with world.connect() as conn:
         assert active_mutes(conn, NOW) == []
     assert call(url + "/alerts/mute", {**mute, "csrf": csrf}, Cookie=cookies)[0] == 303
     with world.connect() as conn:
         (m,) = active_mutes(conn, NOW)
-    assert (m.rule, m.scope, m.by, m.reason) == ("negative-storm", "all", "dashboard (admin token)", "press week")
+    assert (m.rule, m.scope, m.by, m.reason) == (
+        "negative-storm",
+        "all",
+        "dashboard (admin token)",
+        "press week",
+    )
     assert call(url + "/alerts/1/ack", {}, Authorization=f"Bearer {ADMIN}")[0] == 303
     alerts = json.loads(call(url + "/alerts?format=json", Authorization=f"Bearer {READ}")[2])
     assert alerts["firing"][0]["acknowledged_by"] == "dashboard (admin token)"
@@ -158,19 +175,25 @@ def test_a_trusted_proxy_names_the_user(serve: Callable[..., str], dashboard_set
     assert status == 403 and "CSRF" in body  # a proxied browser needs the form's token too
 
 
-def test_open_loopback_answers_only_to_loopback_names(serve: Callable[..., str], dashboard_settings: Any) -> None:
+def test_open_loopback_answers_only_to_loopback_names(
+    serve: Callable[..., str], dashboard_settings: Any
+) -> None:
     url = serve(dashboard_settings())
     assert call(url + "/")[0] == 200
     status, _, body = call(url + "/", Host="evil.example")  # DNS rebinding
     assert status == 403 and "localhost only" in body
 
 
-def test_the_report_page_has_a_policy_without_unsafe_inline(serve: Callable[..., str], dashboard_settings: Any) -> None:
+def test_the_report_page_has_a_policy_without_unsafe_inline(
+    serve: Callable[..., str], dashboard_settings: Any
+) -> None:
     url = serve(dashboard_settings())
     status, headers, body = call(url + "/reports/view?month=2026-10&country=FR")
     assert status == 200 and "Digital diplomacy in October 2026" in body
     policy = headers["Content-Security-Policy"]
-    assert "unsafe-inline" not in policy and "script-src 'sha256-" in policy and "style-src 'sha256-" in policy
+    assert (
+        "unsafe-inline" not in policy and "script-src 'sha256-" in policy and "style-src 'sha256-" in policy
+    )
     assert f'content="{policy}"' in body
 
 

@@ -37,7 +37,7 @@ def test_run_serves_the_dashboard_beside_health(db_url: str, write_config: Any, 
 
 def test_run_refuses_a_public_dashboard_without_a_token(db_url: str, write_config: Any) -> None:
     body = f'[database]\nurl = "{db_url}"\n[service]\nhealth_address = "0.0.0.0:0"\n'
-    with pytest.raises(Exception, match="the dashboard would listen on 0.0.0.0:0 without authentication"):
+    with pytest.raises(Exception, match=r"the dashboard would listen on 0\.0\.0\.0:0 without authentication"):
         build_service(load_settings(write_config(body), {}), only=["alerts"])
 
 
