@@ -90,7 +90,7 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
-class Channel:
+class ChannelSettings:
     """A delivery channel; secrets are named by environment variable, never written here."""
 
     name: str
@@ -123,7 +123,7 @@ class Channel:
             raise ValueError("timeout_seconds must be positive")
 
 
-def _check_matrix(c: Channel) -> None:
+def _check_matrix(c: ChannelSettings) -> None:
     if not (c.homeserver and c.room_id and c.token_env):
         raise ValueError("homeserver, room_id and token_env are needed for a matrix channel")
     parts = urlsplit(c.homeserver)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
-    from alerts.channels import Notifier
+    from alerts.channels import Channel
     from collectors.http import Clock
     from collectors.protocol import Collector
     from models.scorer import Scorer
@@ -59,14 +59,14 @@ def build_collectors(
     }
 
 
-def build_channels(settings: Settings, *, http: httpx.Client | None = None) -> dict[str, Notifier]:
+def build_channels(settings: Settings, *, http: httpx.Client | None = None) -> dict[str, Channel]:
     """The configured channels, sharing one HTTP client (pass one to inject a transport)."""
     import httpx
 
-    from alerts.channels import build_notifiers
+    from alerts.channels import open_channels
 
     client = http or httpx.Client(follow_redirects=False, headers={"User-Agent": "diplomonitor"})
-    return build_notifiers(settings.alerts.channels, settings.secrets, client)
+    return open_channels(settings.alerts.channels, settings.secrets, client)
 
 
 def build_scorer(settings: Settings) -> Scorer:
@@ -213,7 +213,7 @@ class Parts:
         self.backlog: Callable[[Engine], int] = lambda eng: scoring.unscored_count(eng, self.scorer)
         self.host_stats: Callable[[], Any] | None = None
         self.collectors: dict[str, Collector] = {}
-        self.channels: dict[str, Notifier] = {}
+        self.channels: dict[str, Channel] = {}
         if "collectors" in uses:
             from collectors.http import host_stats
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from alerts.settings import Channel, Digest, Rule
+from alerts.settings import ChannelSettings, Digest, Rule
 from collectors.records import PLATFORMS
 from collectors.settings import BlueskySettings, CollectSettings, MastodonSettings
 from models.settings import ModelSettings
@@ -167,7 +167,7 @@ class AlertsSettings:
     """`[alerts]`: rules, the channels they are sent to, digests, and how deliveries retry."""
 
     rules: tuple[Rule, ...] = ()
-    channels: tuple[Channel, ...] = ()
+    channels: tuple[ChannelSettings, ...] = ()
     digests: tuple[Digest, ...] = ()
     retry_seconds: float = 60  # first retry of a failed delivery; doubles each time
     max_retry_seconds: float = 3600
@@ -335,7 +335,9 @@ def _alerts(b: Builder, data: Any, accounts: tuple[Account, ...]) -> AlertsSetti
     raw_channels = data.get("channels", {})
     if not isinstance(raw_channels, Mapping):
         raise b.error(("alerts", "channels"), "expected [alerts.channels.NAME] tables")
-    channels = tuple(b.build(Channel, v, ("alerts", "channels", k), name=k) for k, v in raw_channels.items())
+    channels = tuple(
+        b.build(ChannelSettings, v, ("alerts", "channels", k), name=k) for k, v in raw_channels.items()
+    )
     lists: dict[str, Any] = {}
     for key, cls in (("rules", Rule), ("digests", Digest)):
         raw = data.get(key, [])

@@ -9,10 +9,10 @@ from typing import Protocol
 import httpx
 
 from alerts.messages import Message
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 
-class Notifier(Protocol):
+class Channel(Protocol):
     """A configured channel.
 
     `send` delivers one message or raises: `ChannelUnavailable` when trying again later may
@@ -25,10 +25,10 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None: ...
 
 
-def build_notifiers(
-    configured: Iterable[Channel], secrets: Mapping[str, str], http: httpx.Client
-) -> dict[str, Notifier]:
-    """One notifier per configured channel; secrets are looked up by the variable names."""
+def open_channels(
+    configured: Iterable[ChannelSettings], secrets: Mapping[str, str], http: httpx.Client
+) -> dict[str, Channel]:
+    """One channel per configured one; secrets are looked up by the variable names."""
     from alerts.channels.email import EmailChannel
     from alerts.channels.matrix import MatrixChannel
     from alerts.channels.slack import SlackChannel
@@ -40,7 +40,7 @@ def build_notifiers(
         "webhook": WebhookChannel,
         "teams": TeamsChannel,
     }
-    out: dict[str, Notifier] = {}
+    out: dict[str, Channel] = {}
     for c in configured:
         if c.kind == "email":
             password = secrets.get(c.password_env) if c.password_env else None

@@ -20,7 +20,7 @@ from html import escape
 
 from alerts.errors import ChannelUnavailable, DeliveryRejected
 from alerts.messages import Message, PostRef, clean, safe_url
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 log = logging.getLogger(__name__)
 COLOURS = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8"}
@@ -121,7 +121,7 @@ def build_email(
 class EmailChannel:
     """Sends through one SMTP server to the channel's recipients."""
 
-    def __init__(self, settings: Channel, password: str | None):
+    def __init__(self, settings: ChannelSettings, password: str | None):
         self.name, self.settings, self._password = settings.name, settings, password
 
     def send(self, message: Message) -> None:

@@ -30,7 +30,7 @@ import httpx
 from alerts.channels.http import check_status, retry_after, send_json
 from alerts.errors import ChannelUnavailable, DeliveryRejected
 from alerts.messages import Message, PostRef, Section, clean, safe_url
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 COLOURS = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8", "resolve": "#2e7d32"}
 PERMANENT = {
@@ -149,7 +149,7 @@ def _raise_for(response: httpx.Response, room_id: str) -> None:
 class MatrixChannel:
     """Sends to one Matrix room as the account whose access token an environment variable holds."""
 
-    def __init__(self, settings: Channel, token: str | None, http: httpx.Client):
+    def __init__(self, settings: ChannelSettings, token: str | None, http: httpx.Client):
         self.name, self.settings, self._token, self._http = settings.name, settings, token, http
 
     def send(self, message: Message) -> None:

@@ -14,7 +14,7 @@ import httpx
 
 from alerts.channels.http import post_json
 from alerts.messages import Message, PostRef, Section, clean, safe_url
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 MAX_BLOCKS = 50
 ICONS = {
@@ -88,7 +88,7 @@ def slack_payload(message: Message) -> dict[str, Any]:
 class SlackChannel:
     """Posts to a Slack incoming webhook whose URL is held by an environment variable."""
 
-    def __init__(self, settings: Channel, url: str | None, http: httpx.Client):
+    def __init__(self, settings: ChannelSettings, url: str | None, http: httpx.Client):
         self.name, self.settings, self._url, self._http = settings.name, settings, url, http
 
     def send(self, message: Message) -> None:

@@ -23,7 +23,7 @@ import httpx
 
 from alerts.channels.http import idempotency_key, post_json
 from alerts.messages import Message, PostRef, Section, clean, safe_url
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.4"
@@ -122,7 +122,7 @@ def teams_payload(message: Message) -> dict[str, Any]:
 class TeamsChannel:
     """Posts an Adaptive Card to a Teams Workflows webhook whose URL is held by an environment variable."""
 
-    def __init__(self, settings: Channel, url: str | None, http: httpx.Client):
+    def __init__(self, settings: ChannelSettings, url: str | None, http: httpx.Client):
         self.name, self.settings, self._url, self._http = settings.name, settings, url, http
 
     def send(self, message: Message) -> None:

@@ -13,7 +13,7 @@ import httpx
 
 from alerts.channels.http import idempotency_key, post_json
 from alerts.messages import Message
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -38,7 +38,7 @@ def webhook_payload(message: Message) -> dict[str, Any]:
 class WebhookChannel:
     """POSTs each message as JSON to a URL held by an environment variable."""
 
-    def __init__(self, settings: Channel, url: str | None, http: httpx.Client):
+    def __init__(self, settings: ChannelSettings, url: str | None, http: httpx.Client):
         self.name, self.settings, self._url, self._http = settings.name, settings, url, http
 
     def send(self, message: Message) -> None:

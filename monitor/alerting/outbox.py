@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from alerts.channels import Notifier
+from alerts.channels import Channel
 from alerts.errors import DeliveryError, DeliveryRejected
 from alerts.messages import Message
 from alerts.quiet import QuietHours
@@ -131,7 +131,7 @@ def backoff(alerts: AlertsSettings, attempts: int) -> timedelta:
 def deliver_pending(
     engine: Engine,
     alerts: AlertsSettings,
-    channels: Mapping[str, Notifier],
+    channels: Mapping[str, Channel],
     *,
     now: datetime | None = None,
     stop: threading.Event | None = None,
@@ -159,7 +159,7 @@ def deliver_pending(
 def _send_one(
     engine: Engine,
     alerts: AlertsSettings,
-    channels: Mapping[str, Notifier],
+    channels: Mapping[str, Channel],
     row: Any,
     now: datetime,
     quiet: QuietHours | None,

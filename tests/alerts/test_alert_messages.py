@@ -11,14 +11,14 @@ from sqlalchemy import Engine, select, update
 
 from alerts.links import post_url, profile_url
 from alerts.messages import Message
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.config import Account
 from monitor.schema import accounts, deliveries, posts
 from tests.alerts.conftest import rule, settings
 from tests.conftest import NOW
 
-HOOK = Channel(name="hook", kind="webhook", url_env="HOOK_URL")
+HOOK = ChannelSettings(name="hook", kind="webhook", url_env="HOOK_URL")
 FR = "https://bsky.app/profile/diplomatie.gouv.fr"
 CONFIGURED = (
     Account("bluesky", "fr.bsky.social", "FR", "ministry", name="France Diplomatie"),

@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.channels import build_notifiers
+from alerts.channels import open_channels
 from alerts.channels.email import build_email
 from alerts.channels.http import retry_after
 from alerts.channels.slack import slack_escape, slack_link, slack_payload
 from alerts.compose import AlertInfo, alert_message
 from alerts.errors import ChannelUnavailable, DeliveryRejected
 from alerts.messages import PostRef
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from tests.alerts.conftest import HOSTILE, Mailbox, Receiver, email_channel, free_port, rule
 from tests.conftest import NOW
 
@@ -39,8 +39,8 @@ def message(severity: str = "warning") -> Any:
     return alert_message(r, info, posts, kind="fire", key="fire:7", dashboard_url="https://dash.example.org/")
 
 
-def notifiers(channel: Channel, secrets: dict[str, str]) -> Any:
-    return build_notifiers([channel], secrets, httpx.Client())[channel.name]
+def notifiers(channel: ChannelSettings, secrets: dict[str, str]) -> Any:
+    return open_channels([channel], secrets, httpx.Client())[channel.name]
 
 
 def test_slack_escaping_defuses_mentions_scripts_and_forged_links() -> None:
@@ -50,7 +50,9 @@ def test_slack_escaping_defuses_mentions_scripts_and_forged_links() -> None:
 
 
 def test_slack_block_kit_through_a_real_http_receiver(receiver: Receiver) -> None:
-    slack = notifiers(Channel(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": receiver.url})
+    slack = notifiers(
+        ChannelSettings(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": receiver.url}
+    )
     slack.send(message())
     (request,) = receiver.requests
     assert request["path"] == "/services/T0/B0/secret-token"
@@ -100,8 +102,10 @@ def test_icon_and_notification_text_follow_severity(severity: str, icon: str, he
 
 
 def test_webhook_posts_the_message_as_json_with_an_idempotency_key(receiver: Receiver) -> None:
-    hook = notifiers(Channel(name="hook", kind="webhook", url_env="HOOK", headers={"X-Team": "press"}),
-                     {"HOOK": receiver.url})  # fmt: skip
+    hook = notifiers(
+        ChannelSettings(name="hook", kind="webhook", url_env="HOOK", headers={"X-Team": "press"}),
+        {"HOOK": receiver.url},
+    )
     hook.send(message())
     headers = {k.lower(): v for k, v in receiver.requests[0]["headers"].items()}
     assert (headers["idempotency-key"], headers["x-team"]) == ("fire:7", "press")
@@ -118,7 +122,9 @@ def test_webhook_posts_the_message_as_json_with_an_idempotency_key(receiver: Rec
                                                (404, DeliveryRejected), (400, DeliveryRejected)])  # fmt: skip
 def test_http_errors_are_translated(receiver: Receiver, status: int, error: type[Exception]) -> None:
     receiver.status, receiver.body = status, "no_service"
-    slack = notifiers(Channel(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": receiver.url})
+    slack = notifiers(
+        ChannelSettings(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": receiver.url}
+    )
     with pytest.raises(error, match=f"HTTP {status}: no_service") as caught:
         slack.send(message())
     assert getattr(caught.value, "retry_after", None) is None  # the server named no wait
@@ -140,11 +146,11 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
 
 def test_unreachable_or_unset_url_is_transient_and_never_shows_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}/services/T0/B0/secret-token"
-    slack = notifiers(Channel(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": url})
+    slack = notifiers(ChannelSettings(name="slack", kind="slack", url_env="SLACK_URL"), {"SLACK_URL": url})
     with pytest.raises(ChannelUnavailable) as caught:
         slack.send(message())
     assert "secret-token" not in str(caught.value)
-    unset = notifiers(Channel(name="slack", kind="slack", url_env="SLACK_URL"), {})
+    unset = notifiers(ChannelSettings(name="slack", kind="slack", url_env="SLACK_URL"), {})
     with pytest.raises(ChannelUnavailable, match="SLACK_URL is not set"):
         unset.send(message())
     assert "secret-token" not in repr(slack)

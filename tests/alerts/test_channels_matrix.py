@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.channels import build_notifiers
+from alerts.channels import open_channels
 from alerts.channels.matrix import event_content
 from alerts.errors import ChannelUnavailable, DeliveryRejected
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.alerting.outbox import deliver_pending
 from monitor.compose import build_channels
@@ -74,14 +74,14 @@ def homeserver() -> Iterator[Homeserver]:
         yield state  # type: ignore[misc]
 
 
-def matrix_channel(hs: Homeserver, **kw: Any) -> Channel:
-    return Channel(**{"name": "matrix", "kind": "matrix", "homeserver": hs.url, "room_id": ROOM,
+def matrix_channel(hs: Homeserver, **kw: Any) -> ChannelSettings:
+    return ChannelSettings(**{"name": "matrix", "kind": "matrix", "homeserver": hs.url, "room_id": ROOM,
                       "token_env": "MATRIX_TOKEN", **kw})  # fmt: skip
 
 
 def matrix(hs: Homeserver, token: str | None = "syt_Ym90_secret", **kw: Any) -> Any:
     secrets = {"MATRIX_TOKEN": token} if token else {}
-    return build_notifiers([matrix_channel(hs, **kw)], secrets, httpx.Client())["matrix"]
+    return open_channels([matrix_channel(hs, **kw)], secrets, httpx.Client())["matrix"]
 
 
 def test_event_as_the_spec_gives_it(homeserver: Homeserver) -> None:
@@ -226,10 +226,10 @@ def test_permanent_answers(homeserver: Homeserver) -> None:
 def test_unset_token_or_unreachable_homeserver_is_transient(homeserver: Homeserver) -> None:
     with pytest.raises(ChannelUnavailable, match="MATRIX_TOKEN is not set"):
         matrix(homeserver, token=None).send(alert())
-    down = Channel(name="matrix", kind="matrix", homeserver=f"http://127.0.0.1:{free_port()}", room_id=ROOM,
-                   token_env="MATRIX_TOKEN")  # fmt: skip
+    down = ChannelSettings(name="matrix", kind="matrix", homeserver=f"http://127.0.0.1:{free_port()}",
+                           room_id=ROOM, token_env="MATRIX_TOKEN")  # fmt: skip
     with pytest.raises(ChannelUnavailable, match="ConnectError") as caught:
-        build_notifiers([down], {"MATRIX_TOKEN": "syt_Ym90_secret"}, httpx.Client())["matrix"].send(alert())
+        open_channels([down], {"MATRIX_TOKEN": "syt_Ym90_secret"}, httpx.Client())["matrix"].send(alert())
     assert "syt_" not in str(caught.value) and "syt_" not in repr(matrix(homeserver))
     assert homeserver.requests == []
 
@@ -243,7 +243,7 @@ def test_channel_settings_are_checked(fields: dict[str, Any], error: str) -> Non
     base = {"name": "m", "kind": "matrix", "homeserver": "https://matrix.example.org", "room_id": ROOM,
             "token_env": "T"}  # fmt: skip
     with pytest.raises(ValueError, match=error):
-        Channel(**{**base, **fields})
+        ChannelSettings(**{**base, **fields})
 
 
 def _setup(hs: Homeserver) -> Any:

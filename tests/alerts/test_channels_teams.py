@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from alerts.channels import build_notifiers
+from alerts.channels import open_channels
 from alerts.channels.teams import md_escape
 from alerts.errors import ChannelUnavailable, DeliveryRejected
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.alerting.outbox import deliver_pending
 from monitor.compose import build_channels
@@ -26,7 +26,7 @@ from tests.alerts.receivers import Workflows, serve, walk
 from tests.alerts.samples import FORGED, HOSTILE_POST, POST, RTL, alert
 from tests.conftest import NOW
 
-TEAMS = Channel(name="teams", kind="teams", url_env="TEAMS_URL")
+TEAMS = ChannelSettings(name="teams", kind="teams", url_env="TEAMS_URL")
 PATH = "/workflows/0d1e/triggers/manual/paths/invoke?api-version=1&sig=s3cr3t-signature"
 S = timedelta(seconds=1)
 # Characters that start markdown in a TextBlock or a Fact, unless a backslash precedes them.
@@ -40,7 +40,7 @@ def flow() -> Iterator[Workflows]:
 
 
 def teams(flow: Workflows) -> Any:
-    return build_notifiers([TEAMS], {"TEAMS_URL": flow.url}, httpx.Client())["teams"]
+    return open_channels([TEAMS], {"TEAMS_URL": flow.url}, httpx.Client())["teams"]
 
 
 def test_card_as_the_workflows_template_expects_it(flow: Workflows) -> None:
@@ -165,15 +165,15 @@ def test_http_answers_are_translated(
 
 def test_a_wrong_signature_is_permanent_and_never_shown(flow: Workflows) -> None:
     wrong = flow.url.replace("s3cr3t-signature", "forged")
-    channel = build_notifiers([TEAMS], {"TEAMS_URL": wrong}, httpx.Client())["teams"]
+    channel = open_channels([TEAMS], {"TEAMS_URL": wrong}, httpx.Client())["teams"]
     with pytest.raises(DeliveryRejected, match=r"HTTP 401: .*DirectApiAuthorizationRequired") as caught:
         channel.send(alert())
     assert "forged" not in str(caught.value)
-    down = build_notifiers([TEAMS], {"TEAMS_URL": f"http://127.0.0.1:{free_port()}{PATH}"}, httpx.Client())
+    down = open_channels([TEAMS], {"TEAMS_URL": f"http://127.0.0.1:{free_port()}{PATH}"}, httpx.Client())
     with pytest.raises(ChannelUnavailable) as unreachable:
         down["teams"].send(alert())
     assert "s3cr3t" not in str(unreachable.value)
-    unset = build_notifiers([TEAMS], {}, httpx.Client())["teams"]
+    unset = open_channels([TEAMS], {}, httpx.Client())["teams"]
     with pytest.raises(ChannelUnavailable, match="TEAMS_URL is not set"):
         unset.send(alert())
     assert "s3cr3t" not in repr(channel) and flow.posted == []

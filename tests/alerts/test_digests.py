@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from alerts.settings import Channel, Digest
+from alerts.settings import ChannelSettings, Digest
 from monitor.alerting.digests import enqueue_digests, period_ending
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.alerting.outbox import deliver_pending
@@ -48,8 +48,9 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def test_daily_digest_by_email_once_per_period(world: Engine, mailbox: Mailbox) -> None:
-    mail = Channel(name="mail", kind="email", smtp_host=LOOPBACK, smtp_port=mailbox.port, security="none",
-                   sender="dm@example.org", recipients=("a@example.org", "b@example.org"))  # fmt: skip
+    mail = ChannelSettings(name="mail", kind="email", smtp_host=LOOPBACK, smtp_port=mailbox.port,
+                           security="none", sender="dm@example.org",
+                           recipients=("a@example.org", "b@example.org"))  # fmt: skip
     digest = Digest(name="press", channels=("mail",), hour=12, top_posts=3, shifts=3)
     s = settings((rule(name="busy", threshold=5),), (mail,), digests=(digest,))
     evaluate_rules(world, s.alerts, now=NOW - H)  # an alert inside the period

@@ -6,7 +6,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.alerting.mutes import Mute, acknowledge, mute
 from monitor.alerting.outbox import deliver_pending
@@ -16,7 +16,7 @@ from monitor.schema import alert_events, deliveries
 from tests.alerts.conftest import H, Receiver, rule, settings
 from tests.conftest import NOW
 
-HOOK = Channel(name="hook", kind="webhook", url_env="HOOK_URL")
+HOOK = ChannelSettings(name="hook", kind="webhook", url_env="HOOK_URL")
 
 
 def _setup(receiver: Receiver, **kw):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from alerts.compose import probe_message
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.alerting.outbox import backoff, claim, deliver_pending, enqueue
 from monitor.compose import build_channels
@@ -18,7 +18,7 @@ from tests.alerts.conftest import H, Receiver, rule, settings
 from tests.conftest import NOW
 
 S = timedelta(seconds=1)
-HOOK = Channel(name="hook", kind="webhook", url_env="HOOK_URL")
+HOOK = ChannelSettings(name="hook", kind="webhook", url_env="HOOK_URL")
 
 
 def setup(receiver: Receiver, **rule_fields: object):  # type: ignore[no-untyped-def]

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 from monitor.alerting.evaluate import evaluate_rules
 from monitor.db import make_engine
 from monitor.schema import alert_events, alert_states, deliveries, posts
 from tests.alerts.conftest import H, rule, settings
 from tests.conftest import NOW
 
-HOOK = Channel(name="hook", kind="webhook", url_env="HOOK_URL")
+HOOK = ChannelSettings(name="hook", kind="webhook", url_env="HOOK_URL")
 
 
 def rows(engine: Engine, table: Any) -> list[Any]:
