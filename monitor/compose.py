@@ -261,12 +261,102 @@ class Parts:
             collector.close()
 
 
+# ----------------------------------------------------------------------------------------------
+# The dashboard: the reporting stage's pages, the alerting stage's mute and acknowledge, the gate.
+
+SERVE_ADDRESS = "127.0.0.1:9465"  # `diplomonitor serve` without [dashboard] address or --address
+
+
+class AlertActions:
+    """monitor.alerting.mutes for the dashboard (reporting.dashboard.alerts.AlertActions)."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+        self.engine, self.clock = engine, clock
+
+    def mute(self, rule: str, scope: str, hours: float, by: str, reason: str | None) -> datetime:
+        from datetime import timedelta
+
+        from monitor.alerting.mutes import Mute, mute
+
+        now = self.clock()
+        until = now + timedelta(hours=hours)
+        with self.engine.begin() as conn:
+            mute(conn, Mute(rule, scope, until, by, reason), now)
+        return until
+
+    def unmute(self, rule: str, scope: str) -> bool:
+        from monitor.alerting.mutes import unmute
+
+        with self.engine.begin() as conn:
+            return unmute(conn, rule, scope)
+
+    def acknowledge(self, event_id: int, by: str) -> bool:
+        from monitor.alerting.mutes import acknowledge
+
+        with self.engine.begin() as conn:
+            return acknowledge(conn, event_id, by, self.clock())
+
+    def active(self, conn: Any, now: datetime) -> list[dict[str, Any]]:
+        from dataclasses import asdict
+
+        from monitor.alerting.mutes import active_mutes
+
+        return [asdict(m) for m in active_mutes(conn, now)]
+
+
+def dashboard_access(settings: Settings) -> Any:
+    """Who may use the dashboard: the tokens in the environment and the proxy header (service.web)."""
+    from monitor.config import DASHBOARD_ADMIN_TOKEN_ENV, DASHBOARD_TOKEN_ENV
+    from monitor.service.web import Access
+
+    d = settings.dashboard
+    return Access(settings.secrets.get(DASHBOARD_TOKEN_ENV), settings.secrets.get(DASHBOARD_ADMIN_TOKEN_ENV),
+                  d.proxy_user_header, d.proxy_addresses, d.proxy_admins)  # fmt: skip
+
+
+def build_dashboard(
+    settings: Settings, engine: Engine, address: str, *, backlog: Callable[[], int | None] | None = None,
+    clock: Callable[[], datetime] | None = None, panels: Sequence[Any] = (),
+) -> Any:  # fmt: skip
+    """The dashboard's WSGI app behind its gate, for `address`; raises DashboardExposed when that
+    address is not loopback and nobody would have to sign in."""
+    from urllib.parse import urlsplit
+
+    from monitor.reporting.dashboard.app import Dashboard
+    from monitor.service.web import Gate, exposure
+
+    access = dashboard_access(settings)
+    exposure(address, access)
+    now = clock or (lambda: datetime.now(UTC))
+    hosts = {"bluesky": urlsplit(settings.bluesky.appview_url).hostname or "bluesky"}
+    app = Dashboard(
+        engine, settings.dashboard, rules=[r.name for r in settings.alerts.rules],
+        actions=AlertActions(engine, now), hosts=hosts, backlog=backlog, clock=now, panels=panels,
+        cache_seconds=settings.dashboard.cache_seconds,
+    )  # fmt: skip
+    return Gate(app, access)
+
+
+def dashboard_engine(settings: Settings) -> Engine:
+    """The dashboard's own small pool, so pages never wait behind the jobs' connections. On
+    PostgreSQL, JIT compilation is off: it costs seconds on the reporting queries it picks."""
+    from sqlalchemy import event
+
+    from monitor.db import make_engine
+
+    engine = make_engine(settings.database_url, pool_size=4)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute("SET jit = off"))
+    return engine
+
+
 def build_service(
     settings: Settings, *, only: Sequence[str] = (), health_address: str | None = None
 ) -> Service:
     """The real service: checks the schema, takes the database's service lock, composes the jobs.
 
-    Raises SchemaOutOfDate, AlreadyRunning, UnknownJob, or OSError when the health address is taken.
+    Raises SchemaOutOfDate, AlreadyRunning, UnknownJob, DashboardExposed, or OSError when the
+    health (or dashboard) address is taken.
     """
     from monitor.db import make_engine, make_probe_engine, require_current
     from monitor.service.locks import make_locks
@@ -276,22 +366,32 @@ def build_service(
     engine = make_engine(
         settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
-    locks = None
+    locks, web = None, None
     try:
         require_current(engine)
+        health = health_address or settings.service.health_address
+        dashboard, where = None, settings.dashboard.address or health
+        if settings.dashboard.enabled:
+            web = dashboard_engine(settings)
+            dashboard = build_dashboard(settings, web, where)
         locks = make_locks(settings.database_url)
         stop = threading.Event()  # set on SIGTERM: the jobs and the collectors' waits both see it
         parts = Parts(settings, engine, names, stop)
+        if dashboard is not None:
+            dashboard.app.backlog = lambda: parts.backlog(engine)
         sync_accounts_at_start(engine, settings, locks, names)
+        closing = [parts.close, *([web.dispose] if web is not None else [])]
         return Service(
             settings.service, engine, parts.jobs(), locks=locks, stop=stop,
             monitor_engine=make_probe_engine(settings.database_url), backlog=parts.backlog,
-            host_stats=parts.host_stats, on_close=[parts.close],
-            health_address=health_address or settings.service.health_address,
+            host_stats=parts.host_stats, on_close=closing, health_address=health,
+            dashboard=dashboard, dashboard_address=settings.dashboard.address,
         )  # fmt: skip
     except BaseException:
         if locks is not None:
             locks.close()
+        if web is not None:
+            web.dispose()
         engine.dispose()
         raise
 

@@ -27,6 +27,8 @@ __all__ = ["Account", "ConfigError", "Settings", "config_path", "load_settings"]
 CONFIG_ENV = "DIPLOMONITOR_CONFIG"
 DATABASE_ENV = "DIPLOMONITOR_DATABASE_URL"
 HEALTH_ENV = "DIPLOMONITOR_HEALTH_ADDRESS"  # overrides [service].health_address (one per process)
+DASHBOARD_TOKEN_ENV = "DIPLOMONITOR_DASHBOARD_TOKEN"  # the read-only role's token
+DASHBOARD_ADMIN_TOKEN_ENV = "DIPLOMONITOR_DASHBOARD_ADMIN_TOKEN"  # the admin role's (mute, acknowledge)
 DEFAULT_CONFIG = "diplomonitor.toml"
 KINDS = (
     "ministry", "embassy", "consulate", "mission", "head_of_state", "head_of_government",
@@ -168,6 +170,30 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardSettings:
+    """`[dashboard]`: the web pages, served by `run` (beside /healthz) and by `serve`."""
+
+    enabled: bool = True  # served by `diplomonitor run`
+    address: str | None = None  # None: `run` serves it on [service].health_address, `serve` on 127.0.0.1:9465
+    page_size: int = 50  # rows per page of a list
+    cache_seconds: float = 60  # heavy figures (top posts, the accounts table) are kept this long; 0: never
+    # A reverse proxy that authenticates people and names them in a header (only from these peers).
+    proxy_user_header: str | None = None
+    proxy_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
+    proxy_admins: tuple[str, ...] = ()  # users the proxy names who may mute and acknowledge
+
+    def __post_init__(self) -> None:
+        if self.address is not None:
+            check_address(self.address)
+        if not 1 <= self.page_size <= 500:
+            raise ValueError("page_size must be between 1 and 500")
+        if not 0 <= self.cache_seconds <= 3600:
+            raise ValueError("cache_seconds must be between 0 and 3600")
+        if self.proxy_user_header is not None and not re.match(r"^[A-Za-z0-9-]+$", self.proxy_user_header):
+            raise ValueError(f"proxy_user_header '{self.proxy_user_header}' is not an HTTP header name")
+
+
+@dataclass(frozen=True, slots=True)
 class AlertsSettings:
     """`[alerts]`: rules, the channels they are sent to, digests, and how deliveries retry."""
 
@@ -222,6 +248,7 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     reception: ReceptionSettings = field(default_factory=ReceptionSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     accounts: tuple[Account, ...] = ()
     secrets: Secrets = field(default_factory=lambda: Secrets({}), repr=False)
 
@@ -266,6 +293,7 @@ SECTIONS: dict[str, type] = {
     "schedule": ScheduleSettings,
     "service": ServiceSettings,
     "reception": ReceptionSettings,
+    "dashboard": DashboardSettings,
 }
 
 
@@ -409,7 +437,8 @@ def _secrets(
     alerts: AlertsSettings,
     reception: ReceptionSettings,
 ) -> Secrets:
-    names = {bluesky.password_env, reception.pseudonym_key_env}
+    names = {bluesky.password_env, reception.pseudonym_key_env, DASHBOARD_TOKEN_ENV}
+    names.add(DASHBOARD_ADMIN_TOKEN_ENV)
     for c in alerts.channels:
         names.update(n for n in (c.url_env, c.password_env, c.token_env) if n)
     values = {n: environ[n] for n in names if environ.get(n)}

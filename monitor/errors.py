@@ -5,6 +5,7 @@
      +-- SchemaOutOfDate    the database is older than the code: `diplomonitor db upgrade`
      +-- AlreadyRunning     a second service on one SQLite file
      +-- UnknownJob         a job name this configuration does not run
+     +-- DashboardExposed   the dashboard on a non-loopback address with no way to authenticate
 
 Anything else that escapes is a bug, and the CLI lets it show its traceback. Messages name
 files, fields and commands, never a CLI flag: the library does not know how it was called.
@@ -38,6 +39,10 @@ class AlreadyRunning(MonitorError):
 
 class UnknownJob(MonitorError):
     """A job name that this configuration does not schedule."""
+
+
+class DashboardExposed(MonitorError):
+    """The dashboard would listen beyond this machine with no token and no trusted proxy header."""
 
 
 def describe(exc: BaseException) -> str:

@@ -17,6 +17,9 @@ import click
 from monitor.cli.app import App, pass_app
 from monitor.reporting import GROUPINGS
 
+INCLUDE = ("include", "exclude", "only")  # as monitor.reporting.selection.INCLUDE (not imported at start)
+TONES = ("negative", "neutral", "positive")
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -61,18 +64,46 @@ def selection_options(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, month: str | None, first: datetime | None, last: datetime | None,
                 countries: tuple[str, ...], groups: tuple[str, ...], platforms: tuple[str, ...],
-                topics: tuple[str, ...], **kwargs: Any) -> Any:  # fmt: skip
+                topics: tuple[str, ...], handles: tuple[str, ...], search: str, languages: tuple[str, ...],
+                tones: tuple[str, ...], replies: str, reposts: str, **kwargs: Any) -> Any:  # fmt: skip
         from monitor.reporting.selection import Selection
 
         now = click.get_current_context().find_object(App).now()  # type: ignore[union-attr]
-        sel = Selection(resolve_period(month, first, last, now), countries, groups, platforms, topics)
+        sel = Selection(
+            resolve_period(month, first, last, now),
+            countries,
+            groups,
+            platforms,
+            topics,
+            handles,
+            search=search,
+            languages=languages,
+            tones=tones,
+            replies=replies,  # type: ignore[arg-type]
+            reposts=reposts,  # type: ignore[arg-type]
+        )
         return fn(*args, sel=sel, **kwargs)
+
+    extra = [
+        *(click.option(f"--{name}", type=click.Choice(INCLUDE), default="include", show_default=True,
+                       help=f"Keep {name}, leave them out, or keep only them.")
+          for name in ("replies", "reposts")),
+        click.option("--tone", "tones", multiple=True, type=click.Choice(TONES),
+                     help="Only posts of this sentiment label; repeat for several."),
+        click.option("--language", "languages", multiple=True, metavar="LANG",
+                     help="Only posts in this language (ISO code, e.g. fr); repeat for several."),
+        click.option("--search", default="", metavar="WORDS",
+                     help="Only posts containing every word (case-insensitive; #tag: a hashtag)."),
+    ]  # fmt: skip
+    for option in extra:
+        wrapper = option(wrapper)
 
     for name, dest, help_text in reversed([
         ("country", "countries", "Sending country (ISO code, e.g. FR); repeat for several."),
         ("group", "groups", "Account group from the config; repeat for several."),
         ("platform", "platforms", "bluesky or mastodon; repeat for both."),
         ("topic", "topics", "Only posts with this topic; repeat for several."),
+        ("account", "handles", "Only this account (its configured handle); repeat for several."),
     ]):  # fmt: skip
         option = click.option(f"--{name}", dest, multiple=True, metavar=name.upper(), help=help_text)
         wrapper = option(wrapper)

@@ -63,6 +63,9 @@ class TopPost:
     e24: int | None
     sentiment: str | None
     ratio: float | None = None  # engagement at 24 h / the account's median at 24 h
+    post_id: int = 0
+    platform: str = ""
+    handle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,7 @@ class ReportData:
     totals: Totals
     previous_totals: Totals
     days: list[date]
-    daily: dict[date, dict[str, Any]]  # day -> posts, scored, tone_sum, negative
+    daily: dict[date, dict[str, Any]]  # day -> posts, scored, tone_sum, negative, own_posts, engagement
     volume: dict[str, dict[date, int]]  # series -> day -> posts
     topics: dict[str, ThemeFigures]
     previous_topics: dict[str, ThemeFigures]
@@ -114,20 +117,21 @@ def gather_report(conn: Connection, sel: Selection, now: datetime | None = None)
     """All figures of the report for one selection (usually a month, optionally some countries)."""
     by = "account" if sel.countries or sel.groups else "country"
     previous = sel.period.previous()
-    days = _days(sel.period)
-    daily, volume = _daily(conn, sel, by)
+    days = days_of(sel.period)
+    daily, volume = daily_figures(conn, sel, by)
     return ReportData(
         sel=sel, previous=previous, by=by, generated_at=now or datetime.now(UTC),
         totals=totals(conn, sel), previous_totals=totals(conn, sel.within(previous)),
         days=days, daily=daily, volume=volume,
         topics=_topics(conn, sel), previous_topics=_topics(conn, sel.within(previous)),
-        languages=_languages(conn, sel), top_engagement=_top_engagement(conn, sel),
-        top_overperformance=_top_overperformance(conn, sel), followers=_followers(conn, sel, by, days),
+        languages=_languages(conn, sel), top_engagement=top_engagement(conn, sel),
+        top_overperformance=top_overperformance(conn, sel), followers=_followers(conn, sel, by, days),
         groups=summarise(conn, sel, by), labels=_labels(conn, by), reception=_reception(conn, sel, by),
     )  # fmt: skip
 
 
-def _days(period: Period) -> list[date]:
+def days_of(period: Period) -> list[date]:
+    """The UTC days of a period."""
     first = period.start.date()
     return [first + timedelta(days=i) for i in range(round(period.day_count))]
 
@@ -156,24 +160,31 @@ def _series_key(by: str) -> Any:
     return accounts.c.handle if by == "account" else accounts.c.country
 
 
-def _daily(conn: Connection, sel: Selection, by: str) -> tuple[dict[date, dict[str, Any]], dict[str, Any]]:
+DAILY = ("posts", "scored", "tone_sum", "negative", "own_posts", "engagement")
+
+
+def daily_figures(
+    conn: Connection, sel: Selection, by: str
+) -> tuple[dict[date, dict[str, Any]], dict[str, dict[date, int]]]:
+    """Per UTC day: posts, scored posts, tone sum, negative posts, own posts and their engagement;
+    and posts per day per series (`by` account handle or country)."""
     day = utc_day(posts.c.created_at).label("day")
     key = _series_key(by).label("series")
+    own = func.sum(case((posts.c.is_repost.is_(False), 1), else_=0))
     query = (
         select(day, key, func.count(posts.c.id).label("posts"),
                func.count(scores.c.sentiment_score).label("scored"),
-               func.sum(scores.c.sentiment_score).label("tone_sum"), func.sum(NEGATIVE).label("negative"))
+               func.sum(scores.c.sentiment_score).label("tone_sum"), func.sum(NEGATIVE).label("negative"),
+               own.label("own_posts"), func.sum(OWN_ENGAGEMENT).label("engagement"))
         .select_from(posts_from().outerjoin(scores, scores.c.post_id == posts.c.id))
         .where(*post_conditions(conn, sel))
         .group_by(day, key)
     )  # fmt: skip
-    daily: dict[date, dict[str, Any]] = defaultdict(
-        lambda: {"posts": 0, "scored": 0, "tone_sum": 0.0, "negative": 0}
-    )
+    daily: dict[date, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(DAILY, 0))
     volume: dict[str, dict[date, int]] = defaultdict(dict)
     for r in conn.execute(query):
         d = date.fromisoformat(r.day)
-        for name in ("posts", "scored", "tone_sum", "negative"):
+        for name in DAILY:
             daily[d][name] += getattr(r, name) or 0
         volume[r.series][d] = r.posts
     return dict(daily), dict(volume)
@@ -213,6 +224,7 @@ def _post_columns() -> list[Any]:
     return [
         posts.c.id, posts.c.url, posts.c.text, posts.c.created_at, posts.c.account_id,
         func.coalesce(accounts.c.display_name, accounts.c.handle).label("account"), accounts.c.country,
+        accounts.c.platform, accounts.c.handle,
         engagement(posts).label("engagement"), engagement_at_age(24).label("e24"),
         scores.c.sentiment_label,
     ]  # fmt: skip
@@ -228,19 +240,31 @@ def _top_query(conn: Connection, sel: Selection) -> Any:
 
 def _top_post(r: Any, ratio: float | None = None) -> TopPost:
     return TopPost(
-        r.url, r.text, r.created_at, r.account, r.country, r.engagement, r.e24, r.sentiment_label, ratio
+        r.url,
+        r.text,
+        r.created_at,
+        r.account,
+        r.country,
+        r.engagement,
+        r.e24,
+        r.sentiment_label,
+        ratio,
+        r.id,
+        r.platform,
+        r.handle,
     )
 
 
-def _top_engagement(conn: Connection, sel: Selection) -> list[TopPost]:
+def top_engagement(conn: Connection, sel: Selection, limit: int = TOP_POSTS) -> list[TopPost]:
+    """The selection's own posts (no reposts) with the most engagement, latest counts."""
     eng = engagement(posts)
-    query = _top_query(conn, sel).order_by(eng.desc(), posts.c.id).limit(TOP_POSTS)
+    query = _top_query(conn, sel).order_by(eng.desc(), posts.c.id).limit(limit)
     return [_top_post(r) for r in conn.execute(query)]
 
 
-def _top_overperformance(conn: Connection, sel: Selection) -> list[TopPost]:
+def top_overperformance(conn: Connection, sel: Selection, limit: int = TOP_POSTS) -> list[TopPost]:
     """The overperforming posts with the highest ratio."""
-    best = heapq.nsmallest(TOP_POSTS, overperforming(conn, sel), key=lambda r: (-r.ratio, r.post_id))
+    best = heapq.nsmallest(limit, overperforming(conn, sel), key=lambda r: (-r.ratio, r.post_id))
     wanted = _top_query(conn, sel).where(posts.c.id.in_([b.post_id for b in best]))
     by_id = {r.id: r for r in conn.execute(wanted)} if best else {}
     return [_top_post(by_id[b.post_id], b.ratio) for b in best if b.post_id in by_id]
@@ -292,7 +316,7 @@ def _followers(conn: Connection, sel: Selection, by: str, days: list[date]) -> d
     )
     out: dict[str, list[int | None]] = {}
     for m in members:
-        series = _account_followers(conn, m.id, sel.period, days)
+        series = account_followers(conn, m.id, sel.period, days)
         if series[0] is None or series[-1] is None:
             continue
         total = out.setdefault(m.k, [0] * len(days))
@@ -300,9 +324,10 @@ def _followers(conn: Connection, sel: Selection, by: str, days: list[date]) -> d
     return out
 
 
-def _account_followers(
+def account_followers(
     conn: Connection, account_id: int, period: Period, days: list[date]
 ) -> list[int | None]:
+    """One account's follower count at the end of each day (before its first observation: the first)."""
     at = profile_snapshots.c.observed_at
     base = select(at, profile_snapshots.c.followers).where(
         profile_snapshots.c.account_id == account_id, profile_snapshots.c.followers.is_not(None)

@@ -6,6 +6,9 @@ text from the database goes through `esc`, and only http(s) post addresses becom
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from importlib import resources
@@ -46,16 +49,47 @@ def render_report(data: ReportData) -> str:
         _section("Reception", "How audiences answered: replies and quotes by others", _reception(data)),
         _section(f"By {data.by}", "The figures of `diplomonitor export summary`", _groups(data)),
     ])  # fmt: skip
+    css, js = _template("report.css"), _template("report.js")
     return Template(_template("report.html")).substitute(
+        csp=content_security_policy(css, [ERRORS_SCRIPT, js]),  # base64 and quotes: attribute-safe
+        errors=ERRORS_SCRIPT,
         title=esc(f"Digital diplomacy report · {data.sel.period.label}"),
         period=esc(data.sel.period.label),
         scope=esc(scope),
         generated=esc(f"{data.generated_at:%Y-%m-%d %H:%M} UTC"),
         lead="".join(f"<li>{esc(s)}</li>" for s in headline(data)),
         body=body,
-        css=_template("report.css"),
-        js=_template("report.js"),
+        css=css,
+        js=js,
     )
+
+
+# Collects script errors for the browser test; hashed into the policy like the report's script.
+ERRORS_SCRIPT = (
+    'window.reportErrors = []; window.addEventListener("error", function (e) '
+    "{ window.reportErrors.push(String(e.message)); });"
+)
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(css: str, scripts: list[str]) -> str:
+    """The report's policy: nothing loaded from anywhere; only its own style and scripts, by hash
+    (the inline text between the tags, exactly), so the file still opens offline as one file."""
+    style = _hash("\n" + css + "\n")
+    code = " ".join(_hash("\n" + s + "\n") for s in scripts)
+    return (
+        f"default-src 'none'; style-src {style}; script-src {code}; img-src data:; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
+def policy_of(document: str) -> str:
+    """The Content-Security-Policy a report declares in its <meta> (to send as a header too)."""
+    found = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"', document)
+    return found.group(1) if found else "default-src 'none'"
 
 
 def _scope(data: ReportData) -> str:

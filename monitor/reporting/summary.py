@@ -133,7 +133,12 @@ def overperforming(conn: Connection, sel: Selection) -> Iterator[Ratio]:
     """The selection's overperforming posts (monitor.measures with REPORTING), by account and time."""
     ids = [r.id for r in conn.execute(select(accounts.c.id).where(*account_conditions(conn, sel)))]
     found = ratios(
-        conn, REPORTING, ids, sel.period.start, own_conditions(sel), [posts.c.created_at < sel.period.end]
+        conn,
+        REPORTING,
+        ids,
+        sel.period.start,
+        own_conditions(sel, conn.dialect.name),
+        [posts.c.created_at < sel.period.end],
     )
     return (r for r in found if r.overperforming())
 
@@ -221,11 +226,14 @@ def _reception(x: ReceptionTotals, own_tone: float | int | None) -> tuple[Any, .
     )  # fmt: skip
 
 
-def summarise(conn: Connection, sel: Selection, by: str) -> list[tuple[Any, ...]]:
-    """The summary rows of a selection grouped `by` account, country, topic or platform."""
+def summarise(
+    conn: Connection, sel: Selection, by: str, *, overperformance: bool = True
+) -> list[tuple[Any, ...]]:
+    """The summary rows of a selection grouped `by` account, country, topic or platform
+    (`overperformance=False`: without counting overperforming posts, left None)."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not '{by}'")
-    flagged = {r.post_id for r in overperforming(conn, sel)}
+    flagged = {r.post_id for r in overperforming(conn, sel)} if overperformance else set()
     members = {} if by == "topic" else _members(conn, sel, by)
     followers = follower_counts(conn, sorted(set().union(*members.values())), sel.period)
     rows: dict[str, tuple[Any, ...]] = {}
@@ -242,6 +250,9 @@ def summarise(conn: Connection, sel: Selection, by: str) -> list[tuple[Any, ...]
         for key, ids in members.items():
             if key not in rows:
                 rows[key] = summary_row(GroupStats(key, accounts=set(ids)), followers, sel.period)
+    if not overperformance:
+        at = SUMMARY_COLUMNS.index("overperforming_posts") + 1
+        rows = {k: (*r[:at], None, *r[at + 1 :]) for k, r in rows.items()}
     return [rows[k] for k in sorted(rows)]
 
 

@@ -9,9 +9,7 @@ never waits behind the jobs' connections.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -20,6 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from sqlalchemy import Engine, func, select, text
 
 from monitor.schema import deliveries
+from monitor.service.web import WebServer, WSGIApp, dispatch
 
 log = logging.getLogger(__name__)
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -131,49 +130,53 @@ def database_answers(engine: Engine) -> bool:
 
 
 class HealthServer:
-    """`/healthz` (200 or 503 with the reason) and `/metrics`, on a thread of its own."""
+    """`/healthz` (200 or 503 with the reason) and `/metrics`, on a thread of its own; any other
+    path goes to `app` (the dashboard, when `run` serves it here) or is a 404."""
 
-    def __init__(self, address: str, registry: CollectorRegistry, problems: Callable[[], list[str]]):
-        host, _, port = address.rpartition(":")
-        handler = _handler(registry, problems)
-        self.server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="health", daemon=True)
+    def __init__(
+        self,
+        address: str,
+        registry: CollectorRegistry,
+        problems: Callable[[], list[str]],
+        app: WSGIApp | None = None,
+    ):
+        routes = [("/healthz", _healthz(problems)), ("/metrics", _metrics(registry))]
+        self.web = WebServer(address, dispatch(routes, app or _not_found), name="health")
+        self.server, self.thread = self.web.server, self.web.thread
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.web.url
 
     def start(self) -> None:
-        self.thread.start()
+        self.web.start()
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.web.close()
 
 
-def _handler(registry: CollectorRegistry, problems: Callable[[], list[str]]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                found = problems()
-                body = ("ok\n" if not found else "\n".join(found) + "\n").encode()
-                self._send(503 if found else 200, body, "text/plain; charset=utf-8")
-            elif path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4)
-            else:
-                self._send(404, b"not found: try /healthz or /metrics\n", "text/plain; charset=utf-8")
+def _send(start_response: Callable[..., Any], status: str, body: bytes, content_type: str) -> list[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("health: " + format, *args)
+def _healthz(problems: Callable[[], list[str]]) -> WSGIApp:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        found = problems()
+        body = ("ok\n" if not found else "\n".join(found) + "\n").encode()
+        status = "503 Service Unavailable" if found else "200 OK"
+        return _send(start_response, status, body, "text/plain; charset=utf-8")
 
-    return Handler
+    return app
+
+
+def _metrics(registry: CollectorRegistry) -> WSGIApp:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        return _send(start_response, "200 OK", generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4)
+
+    return app
+
+
+def _not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    return _send(start_response, "404 Not Found", b"not found: try /healthz or /metrics\n",
+                 "text/plain; charset=utf-8")  # fmt: skip

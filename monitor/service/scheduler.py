@@ -25,6 +25,7 @@ from monitor.config import ServiceSettings
 from monitor.service.health import HealthServer, ServiceMetrics, StateCollector, database_answers
 from monitor.service.jobs import Job, JobRunner
 from monitor.service.locks import JobLocks
+from monitor.service.web import WebServer, WSGIApp
 
 log = logging.getLogger(__name__)
 OVERRUN_PERIODS = 3  # a job still running after this many of its periods is worth a warning
@@ -72,6 +73,8 @@ class Service:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         health_address: str | None = None,
         stop: threading.Event | None = None,
+        dashboard: WSGIApp | None = None,
+        dashboard_address: str | None = None,
     ):
         self.settings, self.engine, self.jobs, self.locks = settings, engine, list(jobs), locks
         self.monitor_engine = monitor_engine or engine
@@ -87,12 +90,26 @@ class Service:
             self._scheduler_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
         address = health_address or settings.health_address
-        self.health = HealthServer(address, self.metrics.registry, self.problems)
+        # The same address (not port 0, which means a free port each) shares the health server.
+        same = dashboard_address is None or (dashboard_address == address and not address.endswith(":0"))
+        beside = dashboard if same else None
+        self.health = HealthServer(address, self.metrics.registry, self.problems, beside)
+        self.dashboard: WebServer | None = None
+        if dashboard is not None and beside is None and dashboard_address is not None:
+            try:
+                self.dashboard = WebServer(dashboard_address, dashboard, name="dashboard")
+            except BaseException:
+                self.health.close()
+                raise
+        served = self.dashboard or self.health
+        self.dashboard_url = served.url if dashboard is not None else None
 
     def start(self) -> None:
         """Start the health endpoint and the scheduler: each job runs at once unless it already ran in
         this period (the log says which), then on its period."""
         self.health.start()
+        if self.dashboard is not None:
+            self.dashboard.start()
         plan = self._plan()  # before the first runs claim this period
         for job in self.jobs:
             self.scheduler.add_job(
@@ -102,8 +119,10 @@ class Service:
         self.scheduler.start()
         periods = {j.name: j.seconds for j in self.jobs}
         log.info(
-            "service started: %d job(s), health and metrics on %s", len(self.jobs), self.health.url,
-            extra={"fields": {"jobs": periods, "health_url": self.health.url}},
+            "service started: %d job(s), health and metrics on %s%s", len(self.jobs), self.health.url,
+            f", dashboard on {self.dashboard_url}/" if self.dashboard_url else "",
+            extra={"fields": {"jobs": periods, "health_url": self.health.url,
+                              "dashboard_url": self.dashboard_url}},
         )  # fmt: skip
         for message, args in plan:
             log.info(message, *args, extra={"fields": {"job": args[0]}})
@@ -158,6 +177,8 @@ class Service:
             self.scheduler.shutdown(wait=False)
         left = self.runner.wait_idle(self.settings.stop_seconds)
         self.health.close()
+        if self.dashboard is not None:
+            self.dashboard.close()
         if left:
             log.warning("stopping: %s did not finish in time; the database rolls back its open batch",
                         ", ".join(left))  # fmt: skip

@@ -41,7 +41,14 @@ def test_figures_of_the_month(dataset: Engine) -> None:
         "FR": {date(2026, 10, d): 1 for d in (1, 10, 15, 20, 25)},
         "DE": {date(2026, 10, 5): 1, date(2026, 10, 31): 1},
     }
-    assert data.daily[date(2026, 10, 10)] == {"posts": 1, "scored": 1, "tone_sum": -0.6, "negative": 1}
+    assert data.daily[date(2026, 10, 10)] == {
+        "posts": 1,
+        "scored": 1,
+        "tone_sum": -0.6,
+        "negative": 1,
+        "own_posts": 1,
+        "engagement": 2,
+    }
     # (posts, scored, negative) per theme
     assert data.topics == {"culture": (3, 3, 0), "education": (2, 2, 0), "climate": (1, 1, 0),
                            "human_rights": (1, 1, 1), "security": (1, 1, 1)}  # fmt: skip

@@ -58,7 +58,7 @@
     var body = document.body;
     body.setAttribute("data-charts", String(counts[0]));
     body.setAttribute("data-charts-drawn", String(counts[1]));
-    body.setAttribute("data-script-errors", String(window.reportErrors.length));
+    body.setAttribute("data-script-errors", String((window.reportErrors || []).length));
     body.setAttribute("data-report-ready", "yes");
   }
 
