@@ -1,12 +1,28 @@
-"""Keyword and phrase rules: topic hits in any script, with no model at all.
+"""Keyword and phrase rules per language: topic hits in any script, with no model at all.
 
-Texts and keywords are normalised the same way (NFKC, case-folded, Arabic spelling variants
-folded: hamza forms of alef, taa marbuta, alef maqsura, diacritics, tatweel) and split into
-words; a keyword matches whole words (`word*`: words starting with it; `two words`: the
-phrase). Chinese and Japanese write no spaces between words, so their keywords match anywhere
-in the text. Arabic attaches the conjunctions و ف, the prepositions ب ل ك and the article ال
-to the next word, so Arabic words are also tried without them (and keywords without ال).
-Matching is a dictionary look-up per word, not a regular expression per keyword.
+Texts and keywords are normalised the same way (NFKC, case-folded; Arabic and Persian letter
+variants and diacritics folded; Greek accents and Turkish dotted/dotless i folded) and split
+into words. A rule is one keyword of one topic in one language:
+
+    word        the whole word ("art" does not match "article")
+    word*       a word starting with it ("cultur*": culture, cultural, culturel)
+    *word       a word ending with it, or the word itself: the head of a compound
+                ("*pflicht": Visumpflicht, Pflicht)
+    *word*      a word containing it ("*angriff*": Drohnenangriffe, Angriffs)
+    two words   the phrase, word after word, each word with its own syntax
+    !word       an exception: a word matching it (same syntax) never counts for this topic
+                ("!kompass" beside "*pass")
+
+Chinese and Japanese write no spaces between words, so keywords in Han or kana match anywhere
+in the text, and an exception masks its text for that topic ("!大使館" beside "大使"). Words
+with an apostrophe or a hyphen are also tried in parts ("l'exposition", "embassy's",
+"EU-Gipfel"); Arabic words without the attached و ف ب ل ك and ال, Hebrew words without the
+attached ו ה ב ל מ ש כ. CamelCase hashtags are also read as words ("#NationalDay").
+
+Rules are gated by language: a post is read only with the lists of the languages it is in
+(`LanguageRules.hits(text, languages)`), so the German "uno" (UN) never fires on Spanish
+"uno". Matching is a dictionary look-up per word (and per position inside a word for the
+compound forms), not a regular expression per keyword.
 """
 
 from __future__ import annotations
@@ -14,98 +30,251 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "’": "'", "‘": "'"})
+_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u0591-\u05c7\u0307]")
+_FOLD = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ۀ": "ه",
+     "’": "'", "‘": "'", "ʼ": "'", "ı": "i", "‐": "-", "‑": "-"}
+)  # fmt: skip
+_GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
 _ARABIC = re.compile("[\u0600-\u06ff]")
+_HEBREW = re.compile("[\u05d0-\u05ea]")
 _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # kana and Han
-_WORD = re.compile(r"\w+(?:['\-]\w+)*\*?")
+# Letters, digits and the vowel signs of the Indic scripts (combining marks, which \w leaves out).
+_L = r"[\w\u0900-\u0963\u0966-\u0dff]"
+_WORD = re.compile(rf"\*?{_L}+(?:['\-]{_L}+)*\*?")
+_KEYWORD = re.compile(rf"\*?{_L}+(?:['\-]{_L}+)*(?:-?\*)?")  # "deutsch-*": words starting "deutsch-"
+_HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+MIN_INFIX = 3  # letters of a part found anywhere in a word (*word*): shorter ones hit inside anything
+MIN_SUFFIX = 2  # letters of a compound head (*word)
 # wa/fa, then bi/ka/li, then the article (li + al is written lil): longest first.
-_PROCLITICS = sorted(
+_AR_PROCLITICS = sorted(
     {c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")}
     | {"لل", "ولل", "فلل"},
+    key=len,
+    reverse=True,
+)
+# ve/she, then be/le/mi/ke, then the article ha: longest first.
+_HE_PROCLITICS = sorted(
+    {c + p + a for c in ("", "ו", "ש", "וש") for p in ("", "ב", "ל", "מ", "כ") for a in ("", "ה")} - {""},
     key=len,
     reverse=True,
 )
 
 
 def normalise(text: str) -> str:
-    """Case-folded NFKC text with Arabic variants folded; what rules are matched against."""
+    """Case-folded NFKC text with letter variants folded; what rules are matched against."""
+    if "#" in text:
+        text = _HASHTAG.sub(lambda m: f"#{m[1]} {_CAMEL.sub(' ', m[1])}", text)
     text = unicodedata.normalize("NFKC", text).casefold()
-    return _ARABIC_MARKS.sub("", text).translate(_FOLD)
+    if _GREEK.search(text):
+        text = unicodedata.normalize(
+            "NFC", "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+        )
+    return _MARKS.sub("", text).translate(_FOLD)
 
 
-def _variants(word: str) -> list[str]:
-    """The word, and for Arabic the word without each attached prefix that leaves 2+ letters."""
-    if not _ARABIC.match(word):
-        return [word]
-    return [word] + [
-        word[len(p) :] for p in _PROCLITICS if p and word.startswith(p) and len(word) - len(p) >= 2
-    ]
+def variants(word: str) -> tuple[str, ...]:
+    """The word and the forms it is also tried as: parts around ' and -, without proclitics."""
+    out = [word]
+    if "'" in word or "-" in word:
+        parts = [p for p in re.split(r"['\-]", word) if p]
+        out += parts
+        if "'" in word:  # l'exposition -> exposition; embassy's -> embassy
+            head, _, tail = word.partition("'")
+            out += [tail, head]
+    if _ARABIC.match(word):
+        out += [word[len(p) :] for p in _AR_PROCLITICS if word.startswith(p) and len(word) - len(p) >= 2]
+    elif _HEBREW.match(word):
+        out += [word[len(p) :] for p in _HE_PROCLITICS if word.startswith(p) and len(word) - len(p) >= 2]
+    return tuple(dict.fromkeys(w for w in out if w))
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One word of a keyword: the letters and where in a word they must stand."""
+
+    text: str
+    start: bool  # must start the word
+    end: bool  # must end the word
+
+    @classmethod
+    def parse(cls, word: str) -> Pattern:
+        return cls(word.strip("*"), not word.startswith("*"), not word.endswith("*"))
+
+    def matches(self, token: str) -> bool:
+        if self.start and self.end:
+            return token == self.text
+        if self.start:
+            return token.startswith(self.text)
+        if self.end:
+            return token.endswith(self.text)
+        return self.text in token
 
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
     topic: str
-    index: int  # distinct keywords count once
-    words: tuple[tuple[str, bool], ...]  # (word, is a prefix)
+    keyword: str  # normalised: the same keyword counts once, whichever list found it
+    words: tuple[Pattern, ...]
+
+
+class KeywordError(ValueError):
+    """A keyword that cannot be used as written."""
 
 
 class KeywordRules:
-    """Compiled rules of every topic; `hits(text)` counts the distinct keywords found."""
+    """Compiled rules of one language; `hits(text)` counts the distinct keywords found per topic."""
 
     def __init__(self, keywords: Mapping[str, Iterable[str]]):
         self.exact: dict[str, list[_Rule]] = defaultdict(list)
         self.prefix: dict[str, list[_Rule]] = defaultdict(list)  # by the prefix's first 2 letters
-        self.unspaced: list[tuple[str, str, int]] = []  # (keyword, topic, index)
-        seen: dict[tuple[str, str], int] = {}
+        self.inner: dict[str, list[_Rule]] = defaultdict(list)  # *word, *word*: by their first 2
+        self.unspaced: list[tuple[str, str]] = []  # (keyword, topic)
+        self.exceptions: dict[str, list[tuple[Pattern, ...]]] = defaultdict(list)
+        self.unspaced_exceptions: dict[str, list[str]] = defaultdict(list)
+        seen: set[tuple[str, str]] = set()
         for topic, words in keywords.items():
             for keyword in words:
                 kw = normalise(keyword.strip())
-                if (topic, kw) not in seen:  # the same word listed for two languages counts once
-                    seen[topic, kw] = len(seen)
-                    self._add(topic, seen[topic, kw], kw)
+                if kw.startswith("!"):
+                    self._except(topic, keyword, kw[1:].strip())
+                elif (topic, kw) not in seen:
+                    seen.add((topic, kw))
+                    self._add(topic, keyword, kw)
 
-    def _add(self, topic: str, index: int, kw: str) -> None:
+    def _except(self, topic: str, keyword: str, kw: str) -> None:
         if _UNSPACED.search(kw):
-            self.unspaced.append((kw.rstrip("*"), topic, index))
+            self.unspaced_exceptions[topic].append(kw.strip("*"))
             return
-        words = [(w.rstrip("*"), w.endswith("*")) for w in _WORD.findall(kw)]
-        if _ARABIC.match(words[0][0]) and words[0][0].startswith("ال") and len(words[0][0]) > 3:
-            words[0] = (words[0][0][2:], words[0][1])  # the article is tried off the text's word
-        rule = _Rule(topic, index, tuple(words))
-        first, is_prefix = words[0]
-        (self.prefix[first[:2]] if is_prefix else self.exact[first]).append(rule)
+        words = tuple(Pattern.parse(w) for w in _KEYWORD.findall(kw))
+        if not words:
+            raise KeywordError(f"exception {keyword!r} has no letters")
+        self.exceptions[topic].append(words)
+
+    def _add(self, topic: str, keyword: str, kw: str) -> None:
+        if _UNSPACED.search(kw):
+            self.unspaced.append((kw.strip("*"), topic))
+            return
+        words = [Pattern.parse(w) for w in _KEYWORD.findall(kw)]
+        if not words:
+            raise KeywordError(f"keyword {keyword!r} has no letters")
+        for p in words:
+            if not p.start and _letters(p.text) < (MIN_SUFFIX if p.end else MIN_INFIX):
+                raise KeywordError(f"keyword {keyword!r}: too short a part to find inside words")
+            if not p.end and _letters(p.text) < 2:
+                raise KeywordError(f"keyword {keyword!r}: a prefix needs 2+ letters")
+        first = words[0]
+        if _ARABIC.match(first.text) and first.text.startswith("ال") and len(first.text) > 3:
+            words[0] = Pattern(first.text[2:], first.start, first.end)  # the article is tried off the text
+        rule = _Rule(topic, kw, tuple(words))
+        head = words[0]
+        if head.start and head.end:
+            self.exact[head.text].append(rule)
+        elif head.start:
+            self.prefix[head.text[:2]].append(rule)
+        else:
+            self.inner[head.text[:2]].append(rule)
 
     def hits(self, text: str) -> dict[str, int]:
         """Topic -> number of distinct keywords found in the text (topics with none left out)."""
         norm = normalise(text)
-        found: set[tuple[str, int]] = set()
+        return _count(self.found(norm, tokenise(norm)))
+
+    def found(self, norm: str, tokens: Sequence[tuple[str, ...]]) -> set[tuple[str, str]]:
+        """(topic, keyword) of every rule matching the normalised text and its tokens."""
+        found: set[tuple[str, str]] = set()
         if self.unspaced and _UNSPACED.search(norm):
-            found.update((topic, i) for kw, topic, i in self.unspaced if kw in norm)
-        tokens = [w.rstrip("*") for w in _WORD.findall(norm)]
-        for at, token in enumerate(tokens):
-            for word in _variants(token):
-                for rule in self.exact.get(word, ()):
-                    if _rest_matches(rule, tokens, at):
-                        found.add((rule.topic, rule.index))
-                for rule in self.prefix.get(word[:2], ()):
-                    if word.startswith(rule.words[0][0]) and _rest_matches(rule, tokens, at):
-                        found.add((rule.topic, rule.index))
-        counts: dict[str, int] = defaultdict(int)
-        for topic, _ in found:
-            counts[topic] += 1
-        return dict(counts)
+            for kw, topic in self.unspaced:
+                masked = norm
+                for exception in self.unspaced_exceptions.get(topic, ()):
+                    masked = masked.replace(exception, " ")
+                if kw in masked:
+                    found.add((topic, kw))
+        masks: dict[str, set[int]] = {}
+        for at, forms in enumerate(tokens):
+            for word in forms:
+                for rule in self._candidates(word):
+                    if not (rule.words[0].matches(word) and _rest_matches(rule.words, tokens, at)):
+                        continue
+                    if rule.topic in self.exceptions:
+                        if rule.topic not in masks:
+                            masks[rule.topic] = self._masked(rule.topic, tokens)
+                        if not masks[rule.topic].isdisjoint(range(at, at + len(rule.words))):
+                            continue
+                    found.add((rule.topic, rule.keyword))
+        return found
+
+    def _candidates(self, word: str) -> list[_Rule]:
+        out = list(self.exact.get(word, ()))
+        out += self.prefix.get(word[:2], ())
+        if self.inner:
+            for i in range(len(word) - 1):
+                out += self.inner.get(word[i : i + 2], ())
+        return out
+
+    def _masked(self, topic: str, tokens: Sequence[tuple[str, ...]]) -> set[int]:
+        """Positions of the words covered by one of the topic's exceptions."""
+        out: set[int] = set()
+        for words in self.exceptions[topic]:
+            for at, forms in enumerate(tokens):
+                if any(words[0].matches(f) for f in forms) and _rest_matches(words, tokens, at):
+                    out.update(range(at, at + len(words)))
+        return out
 
 
-def _rest_matches(rule: _Rule, tokens: list[str], at: int) -> bool:
-    rest = rule.words[1:]
-    if at + len(rest) >= len(tokens):
+def _rest_matches(words: Sequence[Pattern], tokens: Sequence[tuple[str, ...]], at: int) -> bool:
+    """Whether the words after the first match the tokens after position `at`."""
+    if at + len(words) > len(tokens):
         return False
-    for offset, (word, is_prefix) in enumerate(rest, start=1):
-        token = tokens[at + offset]
-        if not (token.startswith(word) if is_prefix else token == word):
-            return False
-    return True
+    return all(
+        any(pattern.matches(f) for f in tokens[at + offset]) for offset, pattern in enumerate(words[1:], 1)
+    )
+
+
+def _letters(text: str) -> int:
+    """Length, a Hangul syllable counting as the two or three letters it is made of."""
+    return sum(2 if "\uac00" <= c <= "\ud7a3" else 1 for c in text)
+
+
+def tokenise(norm: str) -> list[tuple[str, ...]]:
+    """The words of a normalised text, each with the forms it is also tried as."""
+    return [variants(w.strip("*")) for w in _WORD.findall(norm) if w.strip("*")]
+
+
+def _count(found: Iterable[tuple[str, str]]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for topic, _ in found:
+        counts[topic] += 1
+    return dict(counts)
+
+
+class LanguageRules:
+    """Keyword rules per language; a text is read with the lists of the languages it is in."""
+
+    def __init__(self, keywords: Mapping[str, Mapping[str, Iterable[str]]]):
+        """keywords: language -> topic -> keywords."""
+        self.by_language = {lang: KeywordRules(topics) for lang, topics in keywords.items()}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(self.by_language))
+
+    def covers(self, languages: Iterable[str | None]) -> bool:
+        """Whether any of these languages has rules."""
+        return any(lang in self.by_language for lang in languages)
+
+    def hits(self, text: str, languages: Iterable[str | None]) -> dict[str, int]:
+        """Topic -> distinct keywords found, reading the text with each language's list."""
+        rules = [self.by_language[lang] for lang in dict.fromkeys(languages) if lang in self.by_language]
+        if not rules:
+            return {}
+        norm = normalise(text)
+        tokens = tokenise(norm)
+        found: set[tuple[str, str]] = set()
+        for r in rules:
+            found |= r.found(norm, tokens)
+        return _count(found)
