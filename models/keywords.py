@@ -10,8 +10,10 @@ into words. A rule is one keyword of one topic in one language:
                 ("*pflicht": Visumpflicht, Pflicht)
     *word*      a word containing it ("*angriff*": Drohnenangriffe, Angriffs)
     two words   the phrase, word after word, each word with its own syntax
-    !word       an exception: a word matching it (same syntax) never counts for this topic
-                ("!kompass" beside "*pass")
+    !word       an exception: a word or phrase matching it (same syntax) never counts for
+                this topic ("!kompass" beside "*pass", "!security council" beside "security")
+    ~word       a weak keyword: counts half, so it needs a second keyword to make a topic
+                ("~invest*": investment is trade when something else says so)
 
 Chinese and Japanese write no spaces between words, so keywords in Han or kana match anywhere
 in the text, and an exception masks its text for that topic ("!大使館" beside "大使"). Words
@@ -50,6 +52,7 @@ _HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 MIN_INFIX = 3  # letters of a part found anywhere in a word (*word*): shorter ones hit inside anything
 MIN_SUFFIX = 2  # letters of a compound head (*word)
+WEAK = 0.5  # what a weak keyword (~word) counts: alone it is evidence, not a topic
 # wa/fa, then bi/ka/li, then the article (li + al is written lil): longest first.
 _AR_PROCLITICS = sorted(
     {c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")}
@@ -133,7 +136,7 @@ class KeywordRules:
         self.exact: dict[str, list[_Rule]] = defaultdict(list)
         self.prefix: dict[str, list[_Rule]] = defaultdict(list)  # by the prefix's first 2 letters
         self.inner: dict[str, list[_Rule]] = defaultdict(list)  # *word, *word*: by their first 2
-        self.unspaced: list[tuple[str, str]] = []  # (keyword, topic)
+        self.unspaced: list[tuple[str, str, str]] = []  # (text, topic, keyword)
         self.exceptions: dict[str, list[tuple[Pattern, ...]]] = defaultdict(list)
         self.unspaced_exceptions: dict[str, list[str]] = defaultdict(list)
         seen: set[tuple[str, str]] = set()
@@ -144,7 +147,7 @@ class KeywordRules:
                     self._except(topic, keyword, kw[1:].strip())
                 elif (topic, kw) not in seen:
                     seen.add((topic, kw))
-                    self._add(topic, keyword, kw)
+                    self._add(topic, keyword, kw.lstrip("~").strip(), weak=kw.startswith("~"))
 
     def _except(self, topic: str, keyword: str, kw: str) -> None:
         if _UNSPACED.search(kw):
@@ -155,9 +158,10 @@ class KeywordRules:
             raise KeywordError(f"exception {keyword!r} has no letters")
         self.exceptions[topic].append(words)
 
-    def _add(self, topic: str, keyword: str, kw: str) -> None:
+    def _add(self, topic: str, keyword: str, kw: str, *, weak: bool) -> None:
+        key = ("~" if weak else "") + kw  # what `found` reports: the weight travels with it
         if _UNSPACED.search(kw):
-            self.unspaced.append((kw.strip("*"), topic))
+            self.unspaced.append((kw.strip("*"), topic, key))
             return
         words = [Pattern.parse(w) for w in _KEYWORD.findall(kw)]
         if not words:
@@ -170,7 +174,7 @@ class KeywordRules:
         first = words[0]
         if _ARABIC.match(first.text) and first.text.startswith("ال") and len(first.text) > 3:
             words[0] = Pattern(first.text[2:], first.start, first.end)  # the article is tried off the text
-        rule = _Rule(topic, kw, tuple(words))
+        rule = _Rule(topic, key, tuple(words))
         head = words[0]
         if head.start and head.end:
             self.exact[head.text].append(rule)
@@ -179,8 +183,8 @@ class KeywordRules:
         else:
             self.inner[head.text[:2]].append(rule)
 
-    def hits(self, text: str) -> dict[str, int]:
-        """Topic -> number of distinct keywords found in the text (topics with none left out)."""
+    def hits(self, text: str) -> dict[str, float]:
+        """Topic -> distinct keywords found (a weak one counts half); topics with none left out."""
         norm = normalise(text)
         return _count(self.found(norm, tokenise(norm)))
 
@@ -188,12 +192,12 @@ class KeywordRules:
         """(topic, keyword) of every rule matching the normalised text and its tokens."""
         found: set[tuple[str, str]] = set()
         if self.unspaced and _UNSPACED.search(norm):
-            for kw, topic in self.unspaced:
+            for text, topic, key in self.unspaced:
                 masked = norm
                 for exception in self.unspaced_exceptions.get(topic, ()):
                     masked = masked.replace(exception, " ")
-                if kw in masked:
-                    found.add((topic, kw))
+                if text in masked:
+                    found.add((topic, key))
         masks: dict[str, set[int]] = {}
         for at, forms in enumerate(tokens):
             for word in forms:
@@ -245,10 +249,10 @@ def tokenise(norm: str) -> list[tuple[str, ...]]:
     return [variants(w.strip("*")) for w in _WORD.findall(norm) if w.strip("*")]
 
 
-def _count(found: Iterable[tuple[str, str]]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for topic, _ in found:
-        counts[topic] += 1
+def _count(found: Iterable[tuple[str, str]]) -> dict[str, float]:
+    counts: dict[str, float] = defaultdict(float)
+    for topic, keyword in found:
+        counts[topic] += WEAK if keyword.startswith("~") else 1.0
     return dict(counts)
 
 
@@ -267,8 +271,8 @@ class LanguageRules:
         """Whether any of these languages has rules."""
         return any(lang in self.by_language for lang in languages)
 
-    def hits(self, text: str, languages: Iterable[str | None]) -> dict[str, int]:
-        """Topic -> distinct keywords found, reading the text with each language's list."""
+    def hits(self, text: str, languages: Iterable[str | None]) -> dict[str, float]:
+        """Topic -> distinct keywords found (weak ones count half), read with each language's list."""
         rules = [self.by_language[lang] for lang in dict.fromkeys(languages) if lang in self.by_language]
         if not rules:
             return {}

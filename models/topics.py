@@ -1,6 +1,7 @@
 """Soft-power topics: keyword rules of the post's language combined with embedding similarity.
 
-Each topic gets a rule score (0.5 for one distinct keyword, +0.15 for each further one), read
+Each topic gets a rule score (0.5 for one distinct keyword, +0.15 for each further one; a weak
+keyword counts half, so one alone scores 0.25), read
 with the keyword lists of the languages the post is in only, and, when a calibrated encoder is
 there, a similarity score: the post's embedding against the topic's descriptions and examples
 in every language (the best match), scaled from the encoder's calibration floor (0) to its
@@ -25,6 +26,12 @@ from models.taxonomy import Taxonomy
 
 RULE_FIRST = 0.5
 RULE_STEP = 0.15
+MAX_TOPICS = 3  # an analyst files a post under three topics at most; the strongest are kept
+
+
+def rule_score(hits: float) -> float:
+    """0.5 for one keyword, +0.15 per further one, at most 1; below one keyword, in proportion."""
+    return RULE_FIRST * hits if hits < 1 else min(1.0, RULE_FIRST + RULE_STEP * (hits - 1))
 
 
 class Basis:
@@ -61,7 +68,7 @@ class TopicScorer:
         out = np.zeros((len(texts), len(self._index)), dtype=np.float32)
         for row, (text, langs) in enumerate(zip(texts, languages, strict=True)):
             for topic, hits in self.rules.hits(text, langs).items():
-                out[row, self._index[topic]] = min(1.0, RULE_FIRST + RULE_STEP * (hits - 1))
+                out[row, self._index[topic]] = rule_score(hits)
         return out
 
     def best_similarity(self, embeddings: np.ndarray) -> np.ndarray:
@@ -93,7 +100,8 @@ class TopicScorer:
                 basis = Basis.RULES_EMBEDDING if ruled else Basis.EMBEDDING
             else:
                 basis = Basis.RULES if ruled else Basis.NO_RULES
-            kept = {keys[j]: round(float(row[j]), 4) for j in np.flatnonzero(row >= self.thresholds)}
+            above = [j for j in np.argsort(-row, kind="stable") if row[j] >= self.thresholds[j]][:MAX_TOPICS]
+            kept = {keys[j]: round(float(row[j]), 4) for j in sorted(above)}
             out.append((kept, basis))
         return out
 
