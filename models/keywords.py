@@ -45,9 +45,14 @@ _ARABIC = re.compile("[\u0600-\u06ff]")
 _HEBREW = re.compile("[\u05d0-\u05ea]")
 _UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # kana and Han
 # Letters, digits and the vowel signs of the Indic scripts (combining marks, which \w leaves out).
-_L = r"[\w\u0900-\u0963\u0966-\u0dff]"
-_WORD = re.compile(rf"\*?{_L}+(?:['\-]{_L}+)*\*?")
-_KEYWORD = re.compile(rf"\*?{_L}+(?:['\-]{_L}+)*(?:-?\*)?")  # "deutsch-*": words starting "deutsch-"
+_L = r"[^\W_]|[\u0900-\u0963\u0966-\u0dff]"
+_WORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*\*?")
+_KEYWORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*(?:-?\*)?")  # "deutsch-*": words starting "deutsch-"
+_HANGUL = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
+_SCRIPT_RUNS = re.compile(
+    f"{_UNSPACED.pattern}+|{_HANGUL}+|(?:(?!{_UNSPACED.pattern}|{_HANGUL})[^\\s])+"
+)
+_MIXED = re.compile(f"{_UNSPACED.pattern}|{_HANGUL}")
 _HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 MIN_INFIX = 3  # letters of a part found anywhere in a word (*word*): shorter ones hit inside anything
@@ -188,16 +193,20 @@ class KeywordRules:
         norm = normalise(text)
         return _count(self.found(norm, tokenise(norm)))
 
-    def found(self, norm: str, tokens: Sequence[tuple[str, ...]]) -> set[tuple[str, str]]:
-        """(topic, keyword) of every rule matching the normalised text and its tokens."""
-        found: set[tuple[str, str]] = set()
+    def found(self, norm: str, tokens: Sequence[tuple[str, ...]]) -> set[tuple[str, str, int]]:
+        """(topic, keyword, where) of every rule matching the normalised text and its tokens.
+
+        where: the word's position, or for unspaced keywords minus one minus the character offset.
+        """
+        found: set[tuple[str, str, int]] = set()
         if self.unspaced and _UNSPACED.search(norm):
             for text, topic, key in self.unspaced:
                 masked = norm
                 for exception in self.unspaced_exceptions.get(topic, ()):
                     masked = masked.replace(exception, " ")
-                if text in masked:
-                    found.add((topic, key))
+                at = masked.find(text)
+                if at >= 0:
+                    found.add((topic, key, -1 - at))
         masks: dict[str, set[int]] = {}
         for at, forms in enumerate(tokens):
             for word in forms:
@@ -209,7 +218,7 @@ class KeywordRules:
                             masks[rule.topic] = self._masked(rule.topic, tokens)
                         if not masks[rule.topic].isdisjoint(range(at, at + len(rule.words))):
                             continue
-                    found.add((rule.topic, rule.keyword))
+                    found.add((rule.topic, rule.keyword, at))
         return found
 
     def _candidates(self, word: str) -> list[_Rule]:
@@ -245,23 +254,57 @@ def _letters(text: str) -> int:
 
 
 def tokenise(norm: str) -> list[tuple[str, ...]]:
-    """The words of a normalised text, each with the forms it is also tried as."""
-    return [variants(w.strip("*")) for w in _WORD.findall(norm) if w.strip("*")]
+    """The words of a normalised text, each with the forms it is also tried as.
+
+    Han, kana and Hangul are cut off from the letters around them ("g7広島aiプロセス": g7, 広島,
+    ai, プロセス; "koica를": koica, 를), so Latin keywords of those lists find whole words too.
+    Underscores separate words (#حقوق_المرأة).
+    """
+    words = [w.strip("*") for w in _WORD.findall(norm)]
+    split = [part for w in words for part in (_SCRIPT_RUNS.findall(w) if _MIXED.search(w) else [w])]
+    return [variants(w) for w in split if w]
 
 
-def _count(found: Iterable[tuple[str, str]]) -> dict[str, float]:
-    counts: dict[str, float] = defaultdict(float)
-    for topic, keyword in found:
-        counts[topic] += WEAK if keyword.startswith("~") else 1.0
-    return dict(counts)
+def _count(found: Iterable[tuple[str, str, int]]) -> dict[str, float]:
+    """Per topic: distinct keywords (weak ones half), at most one per place they were found at.
+
+    A keyword found twice counts once, and so does a word two keywords found ("export*" and
+    "*export*" in "Exportkontrollen").
+    """
+    keywords: dict[str, dict[str, float]] = defaultdict(dict)
+    places: dict[str, set[int]] = defaultdict(set)
+    for topic, keyword, where in found:
+        keywords[topic][keyword] = WEAK if keyword.startswith("~") else 1.0
+        places[topic].add(where)
+    out = {}
+    for topic, weights in keywords.items():
+        ranked = sorted(weights.values(), reverse=True)[: len(places[topic])]
+        out[topic] = sum(ranked)
+    return out
+
+
+_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
+NOT_STATES = {"🇪🇺", "🇺🇳"}
+SIGNALS = ("two_flags",)  # names a taxonomy can give a topic in its [signals] table
+
+
+def signals(text: str) -> set[str]:
+    """Language-independent evidence in a text: two_flags = exactly two national flag emoji."""
+    flags = set(_FLAG.findall(text)) - NOT_STATES
+    return {"two_flags"} if len(flags) == 2 else set()
 
 
 class LanguageRules:
     """Keyword rules per language; a text is read with the lists of the languages it is in."""
 
-    def __init__(self, keywords: Mapping[str, Mapping[str, Iterable[str]]]):
-        """keywords: language -> topic -> keywords."""
+    def __init__(
+        self,
+        keywords: Mapping[str, Mapping[str, Iterable[str]]],
+        signal_topics: Mapping[str, str] | None = None,
+    ):
+        """keywords: language -> topic -> keywords; signal_topics: signal -> the topic it weakly supports."""
         self.by_language = {lang: KeywordRules(topics) for lang, topics in keywords.items()}
+        self.signal_topics = dict(signal_topics or {})
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -278,7 +321,13 @@ class LanguageRules:
             return {}
         norm = normalise(text)
         tokens = tokenise(norm)
-        found: set[tuple[str, str]] = set()
+        found: set[tuple[str, str, int]] = set()
         for r in rules:
             found |= r.found(norm, tokens)
+        if self.signal_topics:
+            found |= {
+                (self.signal_topics[x], f"~<{x}>", -1_000_000)
+                for x in signals(text)
+                if x in self.signal_topics
+            }
         return _count(found)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from models import TaxonomyError
-from models.keywords import KeywordError, KeywordRules
+from models.keywords import SIGNALS, KeywordError, KeywordRules
 
 REQUIRED_LANGUAGES = ("en", "fr", "es", "de", "ar", "ru", "zh", "pt")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -46,6 +46,7 @@ class Taxonomy:
 
     topics: tuple[Topic, ...]
     version: str  # hash of the file's bytes
+    signals: dict[str, str] = field(default_factory=dict)  # signal name -> topic (models.keywords.SIGNALS)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -99,7 +100,10 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     unknown = sorted({key for lists in extra.values() for key in lists} - set(keys))
     if unknown:
         raise TaxonomyError(f"{where}: [keywords] tables name topics that do not exist: {unknown}")
-    taxonomy = Taxonomy(topics=topics, version=hashlib.sha256(data).hexdigest()[:16])
+    signals = doc.get("signals", {})
+    if not isinstance(signals, dict) or any(k not in SIGNALS or v not in keys for k, v in signals.items()):
+        raise TaxonomyError(f"{where}: [signals] maps {list(SIGNALS)} to topic keys, not {signals}")
+    taxonomy = Taxonomy(topics=topics, version=hashlib.sha256(data).hexdigest()[:16], signals=dict(signals))
     for lang, lists in taxonomy.keywords_by_language().items():
         try:
             KeywordRules(lists)

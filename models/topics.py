@@ -1,7 +1,8 @@
 """Soft-power topics: keyword rules of the post's language combined with embedding similarity.
 
 Each topic gets a rule score (0.5 for one distinct keyword, +0.15 for each further one; a weak
-keyword counts half, so one alone scores 0.25), read
+keyword counts half, so one alone scores 0.25; a topic with under a third of the keywords of
+the post's strongest topic is a passing mention and scores 0), read
 with the keyword lists of the languages the post is in only, and, when a calibrated encoder is
 there, a similarity score: the post's embedding against the topic's descriptions and examples
 in every language (the best match), scaled from the encoder's calibration floor (0) to its
@@ -27,6 +28,9 @@ from models.taxonomy import Taxonomy
 RULE_FIRST = 0.5
 RULE_STEP = 0.15
 MAX_TOPICS = 3  # an analyst files a post under three topics at most; the strongest are kept
+# A passing mention is no topic: rules of a topic count only with at least this share of the
+# keywords of the post's strongest topic (one keyword beside a topic with three is dropped).
+RELATIVE = 0.34
 
 
 def rule_score(hits: float) -> float:
@@ -58,7 +62,7 @@ class TopicScorer:
         self.taxonomy = taxonomy
         self.encoder = encoder
         self.calibration = calibration
-        self.rules = LanguageRules(taxonomy.keywords_by_language())
+        self.rules = LanguageRules(taxonomy.keywords_by_language(), taxonomy.signals)
         self.thresholds = np.array([thresholds.get(t.key, t.threshold) for t in taxonomy.topics])
         self._index = {key: j for j, key in enumerate(taxonomy.keys)}
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
@@ -67,8 +71,11 @@ class TopicScorer:
         """[texts x topics] scores of the keyword rules of each text's languages."""
         out = np.zeros((len(texts), len(self._index)), dtype=np.float32)
         for row, (text, langs) in enumerate(zip(texts, languages, strict=True)):
-            for topic, hits in self.rules.hits(text, langs).items():
-                out[row, self._index[topic]] = rule_score(hits)
+            hits = self.rules.hits(text, langs)
+            top = max(hits.values(), default=0.0)
+            for topic, found in hits.items():
+                if found >= RELATIVE * top:
+                    out[row, self._index[topic]] = rule_score(found)
         return out
 
     def best_similarity(self, embeddings: np.ndarray) -> np.ndarray:

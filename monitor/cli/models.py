@@ -106,8 +106,8 @@ def _rule_rows(ruled: tuple[str, ...], detected: tuple[str, ...]) -> list[dict[s
     ]
     if missing:
         advice = "no keyword rules: topics from the encoder only, else counted as no_rules"
-        rows.append(row | {"name": " ".join(missing), "version": f"{len(missing)} languages", "status": advice,
-                           "advice": True})  # fmt: skip
+        rows.append(row | {"name": " ".join(missing), "version": f"{len(missing)} languages",
+                           "status": advice, "advice": True})  # fmt: skip
     return rows
 
 
