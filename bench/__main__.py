@@ -11,6 +11,7 @@ BENCHMARKS = {
     "alerts": "bench.alerts",
     "export": "bench.export",
     "service": "bench.service",
+    "topics": "bench.topics",
 }
 
 

@@ -34,6 +34,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u0591-\u05c7\u0307]")
 _FOLD = str.maketrans(
@@ -49,14 +50,13 @@ _L = r"[^\W_]|[\u0900-\u0963\u0966-\u0dff]"
 _WORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*\*?")
 _KEYWORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*(?:-?\*)?")  # "deutsch-*": words starting "deutsch-"
 _HANGUL = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
-_SCRIPT_RUNS = re.compile(
-    f"{_UNSPACED.pattern}+|{_HANGUL}+|(?:(?!{_UNSPACED.pattern}|{_HANGUL})[^\\s])+"
-)
+_SCRIPT_RUNS = re.compile(f"{_UNSPACED.pattern}+|{_HANGUL}+|(?:(?!{_UNSPACED.pattern}|{_HANGUL})[^\\s])+")
 _MIXED = re.compile(f"{_UNSPACED.pattern}|{_HANGUL}")
 _HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 MIN_INFIX = 3  # letters of a part found anywhere in a word (*word*): shorter ones hit inside anything
 MIN_SUFFIX = 2  # letters of a compound head (*word)
+MEMO = 100_000  # words remembered per language with the rules their form matches
 WEAK = 0.5  # what a weak keyword (~word) counts: alone it is evidence, not a topic
 # wa/fa, then bi/ka/li, then the article (li + al is written lil): longest first.
 _AR_PROCLITICS = sorted(
@@ -85,6 +85,7 @@ def normalise(text: str) -> str:
     return _MARKS.sub("", text).translate(_FOLD)
 
 
+@lru_cache(maxsize=100_000)
 def variants(word: str) -> tuple[str, ...]:
     """The word and the forms it is also tried as: parts around ' and -, without proclitics."""
     out = [word]
@@ -138,12 +139,14 @@ class KeywordRules:
     """Compiled rules of one language; `hits(text)` counts the distinct keywords found per topic."""
 
     def __init__(self, keywords: Mapping[str, Iterable[str]]):
-        self.exact: dict[str, list[_Rule]] = defaultdict(list)
-        self.prefix: dict[str, list[_Rule]] = defaultdict(list)  # by the prefix's first 2 letters
-        self.inner: dict[str, list[_Rule]] = defaultdict(list)  # *word, *word*: by their first 2
+        self.exact: dict[str, list[_Rule]] = defaultdict(list)  # word
+        self.prefix: dict[str, list[_Rule]] = defaultdict(list)  # word*: by the prefix
+        self.suffix: dict[str, list[_Rule]] = defaultdict(list)  # *word: by the ending
+        self.infix: dict[str, list[_Rule]] = defaultdict(list)  # *word*: by its first 3 letters
         self.unspaced: list[tuple[str, str, str]] = []  # (text, topic, keyword)
         self.exceptions: dict[str, list[tuple[Pattern, ...]]] = defaultdict(list)
         self.unspaced_exceptions: dict[str, list[str]] = defaultdict(list)
+        self._memo: dict[str, tuple[_Rule, ...]] = {}  # word -> rules whose first word it matches
         seen: set[tuple[str, str]] = set()
         for topic, words in keywords.items():
             for keyword in words:
@@ -153,6 +156,9 @@ class KeywordRules:
                 elif (topic, kw) not in seen:
                     seen.add((topic, kw))
                     self._add(topic, keyword, kw.lstrip("~").strip(), weak=kw.startswith("~"))
+        self._prefix_lengths = sorted({len(k) for k in self.prefix})
+        self._suffix_lengths = sorted({len(k) for k in self.suffix})
+        self._short_infix = any(len(k) < 3 for k in self.infix)  # two Hangul syllables
 
     def _except(self, topic: str, keyword: str, kw: str) -> None:
         if _UNSPACED.search(kw):
@@ -184,9 +190,11 @@ class KeywordRules:
         if head.start and head.end:
             self.exact[head.text].append(rule)
         elif head.start:
-            self.prefix[head.text[:2]].append(rule)
+            self.prefix[head.text].append(rule)
+        elif head.end:
+            self.suffix[head.text].append(rule)
         else:
-            self.inner[head.text[:2]].append(rule)
+            self.infix[head.text[:3]].append(rule)
 
     def hits(self, text: str) -> dict[str, float]:
         """Topic -> distinct keywords found (a weak one counts half); topics with none left out."""
@@ -200,43 +208,58 @@ class KeywordRules:
         """
         found: set[tuple[str, str, int]] = set()
         if self.unspaced and _UNSPACED.search(norm):
+            masked: dict[str, str] = {}  # topic -> the text with its exceptions blanked out
             for text, topic, key in self.unspaced:
-                masked = norm
-                for exception in self.unspaced_exceptions.get(topic, ()):
-                    masked = masked.replace(exception, " ")
-                at = masked.find(text)
+                if text not in norm:
+                    continue
+                if topic not in masked:
+                    masked[topic] = norm
+                    for exception in self.unspaced_exceptions.get(topic, ()):
+                        masked[topic] = masked[topic].replace(exception, " ")
+                at = masked[topic].find(text)
                 if at >= 0:
                     found.add((topic, key, -1 - at))
-        masks: dict[str, set[int]] = {}
         for at, forms in enumerate(tokens):
             for word in forms:
-                for rule in self._candidates(word):
-                    if not (rule.words[0].matches(word) and _rest_matches(rule.words, tokens, at)):
+                for rule in self._first(word):
+                    if len(rule.words) > 1 and not _rest_matches(rule.words, tokens, at):
                         continue
-                    if rule.topic in self.exceptions:
-                        if rule.topic not in masks:
-                            masks[rule.topic] = self._masked(rule.topic, tokens)
-                        if not masks[rule.topic].isdisjoint(range(at, at + len(rule.words))):
-                            continue
+                    if rule.topic in self.exceptions and self._excepted(rule, tokens, at):
+                        continue
                     found.add((rule.topic, rule.keyword, at))
         return found
 
-    def _candidates(self, word: str) -> list[_Rule]:
+    def _first(self, word: str) -> tuple[_Rule, ...]:
+        """The rules whose first word matches this word (remembered: words recur)."""
+        memo = self._memo.get(word)
+        if memo is not None:
+            return memo
         out = list(self.exact.get(word, ()))
-        out += self.prefix.get(word[:2], ())
-        if self.inner:
+        for n in self._prefix_lengths:
+            if n > len(word):
+                break
+            out += self.prefix.get(word[:n], ())
+        for n in self._suffix_lengths:
+            if n > len(word):
+                break
+            out += self.suffix.get(word[-n:], ())
+        if self.infix:
             for i in range(len(word) - 1):
-                out += self.inner.get(word[i : i + 2], ())
-        return out
+                for key in (word[i : i + 3], word[i : i + 2]) if self._short_infix else (word[i : i + 3],):
+                    out += [r for r in self.infix.get(key, ()) if word.startswith(r.words[0].text, i)]
+        if len(self._memo) > MEMO:
+            self._memo.clear()
+        self._memo[word] = memo = tuple(out)
+        return memo
 
-    def _masked(self, topic: str, tokens: Sequence[tuple[str, ...]]) -> set[int]:
-        """Positions of the words covered by one of the topic's exceptions."""
-        out: set[int] = set()
-        for words in self.exceptions[topic]:
-            for at, forms in enumerate(tokens):
-                if any(words[0].matches(f) for f in forms) and _rest_matches(words, tokens, at):
-                    out.update(range(at, at + len(words)))
-        return out
+    def _excepted(self, rule: _Rule, tokens: Sequence[tuple[str, ...]], at: int) -> bool:
+        """Whether one of the topic's exceptions covers a word the rule matched."""
+        span = range(at, at + len(rule.words))
+        for words in self.exceptions[rule.topic]:
+            for start in range(max(0, at - len(words) + 1), span.stop):
+                if any(words[0].matches(f) for f in tokens[start]) and _rest_matches(words, tokens, start):
+                    return True
+        return False
 
 
 def _rest_matches(words: Sequence[Pattern], tokens: Sequence[tuple[str, ...]], at: int) -> bool:

@@ -157,7 +157,7 @@ class Scorer:
 
         declared: per text, the language the platform declared, or a sequence of them.
         """
-        topics = self._topic_scorer()
+        topics = self.topic_scorer()
         langs = [_declared(d) for d in (declared if declared is not None else [None] * len(texts))]
         todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
         for text, result in zip(todo, self._compute(todo), strict=True):
@@ -169,7 +169,8 @@ class Scorer:
             self._cache.popitem(last=False)
         return self._final(topics, texts, results, langs)
 
-    def _topic_scorer(self) -> TopicScorer:
+    def topic_scorer(self) -> TopicScorer:
+        """The loaded topic scorer (loading the models that are there first)."""
         self.load()
         if self.topics is None:
             raise ModelError("the topic scorer did not load")
