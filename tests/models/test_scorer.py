@@ -143,7 +143,8 @@ def test_a_missing_model_is_left_out_with_one_clear_reason(tmp_path: Path) -> No
     folder = Scorer(ModelSettings(sentiment="./nowhere", embedding=""), base_dir=tmp_path)
     assert "nowhere has no config.json" in dict(folder.versions().missing)["sentiment"]
     [score] = folder.score(["Congratulations to our athletes on their Olympic medals!"])
-    assert score == Score("en", score.language_confidence, None, {"sport": 0.8}, "rules")  # athlet-, olympi-, medal-
+    # athlet-, olympi-, medal-: three keywords
+    assert score == Score("en", score.language_confidence, None, {"sport": 0.8}, "rules")
 
 
 def test_an_uncalibrated_encoder_is_left_out_until_calibrated(
