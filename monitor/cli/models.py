@@ -155,8 +155,8 @@ def _print_report(report: Any, extra: dict[str, Any]) -> None:
     click.echo(f"{report.posts} posts; scored with: {', '.join(extra['parts'])}")
     for role, why in extra["missing"].items():
         click.echo(f"  without {role}: {why}")
-    topics = [{"topic": k, **v} for k, v in report.topics.items()]
-    emit(topics, ["topic", "precision", "recall", "f1", "support", "predicted"])
+    topics = [{"topic": k, **v} for k, v in report.topics.items() if v["support"] or v["predicted"]]
+    emit(topics, ["topic", "precision", "recall", "f1", "support", "predicted"])  # --json: every topic
     m = report.micro
     click.echo(f"\nmicro: precision {m['precision']:.3f}  recall {m['recall']:.3f}  F1 {m['f1']:.3f}   "
                f"macro F1 {report.macro_f1:.3f}   "
@@ -174,6 +174,8 @@ def _print_report(report: Any, extra: dict[str, Any]) -> None:
         click.echo(f"  {c.count:3d}  {what}")
         for example in c.examples:
             click.echo(f"         e.g. {example}")
+    if "sentiment" in extra["missing"]:
+        click.echo("\nsentiment: not checked, the sentiment model is not there")
     if report.sentiment:
         click.echo("\nsentiment (where labelled)")
         emit(
