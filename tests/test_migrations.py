@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, make_url, select, text
 
+from alembic import command
 from models.scorer import Scorer
 from models.settings import ModelSettings
 from monitor.db import alembic_config, make_engine, revisions, upgrade
@@ -81,16 +81,16 @@ OLD_TOPICS = {  # post uri -> topics stored under the 13-topic taxonomy
 def _old_rows(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(accounts.insert().values(id=1, platform="bluesky", handle="a.example", country="FR",
-                                              kind="embassy", groups=[]))  # fmt: skip
+        account = {"id": 1, "platform": "bluesky", "handle": "a.example", "country": "FR", "kind": "embassy"}
+        conn.execute(accounts.insert().values(**account, groups=[]))
+        score = "INSERT INTO scores (post_id, scored_with, scored_at, topics) VALUES (:p, 'dm1:old', :t, :j)"
         for i, (uri, topics) in enumerate(OLD_TOPICS.items(), start=1):
-            conn.execute(posts.insert().values(id=i, account_id=1, platform="bluesky", uri=uri,
-                                               author_handle="a.example", text=f"Olympic medals for our team {i}",
-                                               created_at=NOW, scored_with="dm1:old"))  # fmt: skip
-            conn.execute(text(
-                "INSERT INTO scores (post_id, scored_with, scored_at, topics) VALUES (:p, 'dm1:old', :t, :j)"
-            ), {"p": i, "t": NOW, "j": json.dumps(topics)})  # fmt: skip
-            conn.execute(post_topics.insert(), [{"post_id": i, "topic": k, "score": v} for k, v in topics.items()])
+            post = {"id": i, "account_id": 1, "platform": "bluesky", "uri": uri, "author_handle": "a.example",
+                    "text": f"Olympic medals {i}", "created_at": NOW, "scored_with": "dm1:old"}  # fmt: skip
+            conn.execute(posts.insert().values(**post))
+            conn.execute(text(score), {"p": i, "t": NOW, "j": json.dumps(topics)})
+            rows = [{"post_id": i, "topic": k, "score": v} for k, v in topics.items()]
+            conn.execute(post_topics.insert(), rows)
     engine.dispose()
 
 

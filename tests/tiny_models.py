@@ -27,7 +27,7 @@ def corpus() -> list[str]:
     from models.taxonomy import load_taxonomy
 
     texts = list(EXTRA_TEXT)
-    for topic in load_taxonomy().topics:  # descriptions and examples: keywords in 27 scripts are too many chars
+    for topic in load_taxonomy().topics:  # not the keywords: 27 scripts are too many characters
         texts += topic.prototypes()
     return texts
 

@@ -100,7 +100,7 @@ def _rule_rows(ruled: tuple[str, ...], detected: tuple[str, ...]) -> list[dict[s
     """Which detected languages have keyword rules, and which do not (their topics: encoder only)."""
     covered = [c for c in detected if c in ruled]
     missing = [c for c in detected if c not in ruled]
-    row = {"role": "keyword rules", "location": "topics file"}
+    row: dict[str, object] = {"role": "keyword rules", "location": "topics file"}
     rows: list[dict[str, object]] = [
         row | {"name": " ".join(covered) or "(none)", "version": f"{len(covered)} languages", "status": "ok"}
     ]
