@@ -219,9 +219,13 @@ class KeywordRules:
                 at = masked[topic].find(text)
                 if at >= 0:
                     found.add((topic, key, -1 - at))
+        memo = self._memo
         for at, forms in enumerate(tokens):
             for word in forms:
-                for rule in self._first(word):
+                rules = memo.get(word)
+                if rules is None:
+                    rules = self._first(word)
+                for rule in rules:
                     if len(rule.words) > 1 and not _rest_matches(rule.words, tokens, at):
                         continue
                     if rule.topic in self.exceptions and self._excepted(rule, tokens, at):
@@ -284,8 +288,9 @@ def tokenise(norm: str) -> list[tuple[str, ...]]:
     Underscores separate words (#حقوق_المرأة).
     """
     words = [w.strip("*") for w in _WORD.findall(norm)]
-    split = [part for w in words for part in (_SCRIPT_RUNS.findall(w) if _MIXED.search(w) else [w])]
-    return [variants(w) for w in split if w]
+    if _MIXED.search(norm):
+        words = [part for w in words for part in (_SCRIPT_RUNS.findall(w) if _MIXED.search(w) else [w])]
+    return [variants(w) for w in words if w]
 
 
 def _count(found: Iterable[tuple[str, str, int]]) -> dict[str, float]:

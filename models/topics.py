@@ -107,8 +107,10 @@ class TopicScorer:
                 basis = Basis.RULES_EMBEDDING if ruled else Basis.EMBEDDING
             else:
                 basis = Basis.RULES if ruled else Basis.NO_RULES
-            above = [j for j in np.argsort(-row, kind="stable") if row[j] >= self.thresholds[j]][:MAX_TOPICS]
-            kept = {keys[j]: round(float(row[j]), 4) for j in sorted(above)}
+            above = np.flatnonzero(row >= self.thresholds)
+            if len(above) > MAX_TOPICS:  # the strongest, ties in taxonomy order
+                above = np.sort(above[np.argsort(-row[above], kind="stable")[:MAX_TOPICS]])
+            kept = {keys[j]: round(float(row[j]), 4) for j in above}
             out.append((kept, basis))
         return out
 
