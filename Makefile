@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `models pull` downloads only the models not yet in cache_dir (with progress on a terminal);
+# offline it prints its one-line reason and the service starts anyway.
 run: $(STAMP)
 	$(VENV)/bin/diplomonitor --config $(CONFIG) db upgrade
 	$(VENV)/bin/diplomonitor --config $(CONFIG) accounts sync
+	$(VENV)/bin/diplomonitor --config $(CONFIG) models pull || echo "notice: models not pulled (see above); posts wait for scoring until \`diplomonitor models pull\` succeeds"
 	$(VENV)/bin/diplomonitor --config $(CONFIG) run
 
 # The report's browser test needs Chromium: installed with apt-get when missing and run as root
@@ -36,10 +39,12 @@ browser:
 
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.messages import Message, PostRef, Section
+from alerts.messages import Message, PostRef, Section, local_span, local_time, safe_url, zone
 from alerts.settings import Digest, Rule
 
 LABELS = {
@@ -21,6 +22,8 @@ LABELS = {
     "silence": "hours since the last post",
     "keyword": "matching posts",
 }
+MUTE_HOURS = 24  # the mute the hint suggests; the reader changes it to taste
+MAX_PROFILE_LINKS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +90,62 @@ def _facts(rule: Rule, a: AlertInfo) -> tuple[tuple[str, str], ...]:
     if rule.spike != "none":
         facts.append(("In the window", fmt(rule.metric, a.observed)))
         facts.append(("Baseline mean", fmt(rule.metric, a.baseline)))
-    span = f"{a.window_start:%Y-%m-%d %H:%M} – {a.window_end:%Y-%m-%d %H:%M} UTC"
-    facts += [("Window", span), ("Severity", rule.severity)]
+    if rule.metric == "silence":  # measured back from now: a window means nothing here
+        if a.observed is not None:
+            facts.append(("Last post", local_time(a.window_end - timedelta(hours=a.observed), rule.timezone)))
+        facts.append(("Checked", local_time(a.window_end, rule.timezone)))
+    else:
+        facts.append(("Window", local_span(a.window_start, a.window_end, rule.timezone)))
+    facts.append(("Severity", rule.severity))
     if a.resolved_at:
-        facts.append(("Resolved", f"{a.resolved_at:%Y-%m-%d %H:%M} UTC"))
+        facts.append(("Resolved", local_time(a.resolved_at, rule.timezone)))
     return tuple(facts)
 
 
-def alert_message(rule: Rule, a: AlertInfo, posts: Sequence[PostRef], *, kind: str, key: str) -> Message:
-    """The message for an alert that fired (`kind="fire"`) or went back to normal ("resolve")."""
+def alert_title(rule: Rule, scope: str, value: float | None, *, kind: str) -> str:
+    """The one-line title of an alert that fired or went back to normal (stored with the event)."""
     if kind == "resolve":
-        title = f"Back to normal: {rule.name} ({a.scope})"
-    else:
-        title = f"{rule.name}: {condition(rule, a.value)} ({a.scope})"
-    sections = (Section("Posts behind it", posts=tuple(posts)),) if posts and kind == "fire" else ()
+        return f"Back to normal: {rule.name} ({scope})"
+    return f"{rule.name}: {condition(rule, value)} ({scope})"
+
+
+def mute_command(rule: Rule, a: AlertInfo) -> str:
+    """The command line that mutes this alert: `diplomonitor alerts mute RULE [--scope S] --hours N`."""
+    scope = f" --scope {shlex.quote(a.scope)}" if rule.per_member else ""
+    return f"diplomonitor alerts mute {shlex.quote(rule.name)}{scope} --hours {MUTE_HOURS}"
+
+
+def next_links(posts: Sequence[PostRef], dashboard_url: str | None) -> tuple[tuple[str, str], ...]:
+    """Where to look next: the first quoted post, its authors' recent posts, the dashboard."""
+    links: list[tuple[str, str]] = []
+    first = next((p for p in posts if safe_url(p.url)), None)
+    if first is not None:
+        links.append(("The post", first.url or ""))
+    seen: set[str] = set()
+    for p in posts:
+        url = safe_url(p.profile_url)
+        if url and url not in seen and len(seen) < MAX_PROFILE_LINKS:
+            seen.add(url)
+            links.append((f"Recent posts of {p.name or '@' + p.author}", url))
+    if safe_url(dashboard_url):
+        links.append(("Dashboard", dashboard_url or ""))
+    return tuple(links)
+
+
+def alert_message(
+    rule: Rule,
+    a: AlertInfo,
+    posts: Sequence[PostRef],
+    *,
+    kind: str,
+    key: str,
+    dashboard_url: str | None = None,
+) -> Message:
+    """The message for an alert that fired (`kind="fire"`) or went back to normal ("resolve")."""
+    title = alert_title(rule, a.scope, a.value, kind=kind)
+    firing = kind == "fire"
+    heading = "Posts behind it" if rule.metric != "keyword" else "Matching posts"
+    sections = (Section(heading, posts=tuple(posts)),) if posts and firing else ()
     data: dict[str, Any] = {
         "event_id": a.event_id,
         "rule": rule.name,
@@ -117,7 +162,18 @@ def alert_message(rule: Rule, a: AlertInfo, posts: Sequence[PostRef], *, kind: s
         "opened_at": a.opened_at.isoformat(),
         "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
     }
-    return Message(kind, title, rule.severity, _facts(rule, a), sections, key, data)  # type: ignore[arg-type]
+    return Message(
+        kind,  # type: ignore[arg-type]
+        title,
+        rule.severity,
+        _facts(rule, a),
+        sections,
+        key,
+        data,
+        timezone=rule.timezone,
+        links=next_links(posts if firing else (), dashboard_url),
+        mute=mute_command(rule, a) if firing else None,
+    )
 
 
 def probe_message(channel: str, now: datetime) -> Message:
@@ -144,17 +200,20 @@ def digest_message(
     alerts: Sequence[str],
     *,
     key: str,
+    dashboard_url: str | None = None,
 ) -> Message:
     """The periodic summary: alerts of the period, notable shifts, top posts."""
     start, end = period
-    span = f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+    span = local_span(start, end, digest.timezone)
     sections = (
         Section(f"Alerts ({len(alerts)})", lines=tuple(alerts) or ("no alert fired",)),
         Section("Notable shifts", lines=tuple(map(_shift_line, shifts)) or ("nothing moved much",)),
         Section("Top posts", posts=tuple(posts)),
     )
     scope = "all accounts" if digest.scope == "all" else f"{digest.scope} {digest.scope_value}"
-    title = f"diplomonitor {digest.period} digest '{digest.name}': {start:%Y-%m-%d}"
+    day = start.astimezone(zone(digest.timezone))
+    title = f"diplomonitor {digest.period} digest '{digest.name}': {day:%Y-%m-%d}"
     facts = (("Period", span), ("Scope", scope))
     data = {"digest": digest.name, "start": start.isoformat(), "end": end.isoformat(), "alerts": len(alerts)}
-    return Message("digest", title, "info", facts, sections, key, data)
+    links = next_links((), dashboard_url)
+    return Message("digest", title, "info", facts, sections, key, data, timezone=digest.timezone, links=links)

@@ -44,6 +44,11 @@ class QuietHours:
             return self.start <= t < self.end
         return t >= self.start or t < self.end
 
+    @property
+    def span(self) -> str:
+        """`22:00-07:00`, as `parse` reads it."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
     def release(self, when: datetime) -> datetime:
         """`when` itself outside quiet hours, else the (UTC) moment the quiet hours end."""
         if not self.contains(when):

@@ -8,6 +8,7 @@ value / mean; both are capped at ±999 so a flat or empty baseline stays a finit
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, pstdev
 from typing import Any
@@ -69,3 +70,18 @@ def _ratio(value: float, mean: float) -> float:
     if mean <= 0:
         return 1.0 if value == mean else (CAP if value > mean else -CAP)
     return max(-CAP, min(CAP, value / mean))
+
+
+def matched_keywords(keywords: Sequence[str], text: str, hashtags: Sequence[str] = ()) -> tuple[str, ...]:
+    """The rule's keywords a post matches, as configured: the same test as the SQL filter
+    (case-insensitive substring of the text; "#tag" among the post's hashtags)."""
+    lowered = text.lower()
+    tags = {t.lower().lstrip("#") for t in hashtags}
+    found: list[str] = []
+    for k in keywords:
+        word = k.strip()
+        if not word.lstrip("#") or word in found:
+            continue
+        if word.lower().lstrip("#") in tags if word.startswith("#") else word.lower() in lowered:
+            found.append(word)
+    return tuple(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from alerts.quiet import QuietHours
 
@@ -89,12 +90,12 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
-class Channel:
+class ChannelSettings:
     """A delivery channel; secrets are named by environment variable, never written here."""
 
     name: str
-    kind: Literal["slack", "email", "webhook"]
-    url_env: str | None = None  # slack and webhook: env var holding the URL
+    kind: Literal["slack", "email", "webhook", "teams", "matrix"]
+    url_env: str | None = None  # slack, webhook and teams: env var holding the URL
     smtp_host: str | None = None
     smtp_port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -105,16 +106,36 @@ class Channel:
     ca_file: str | None = None  # a private CA to trust (TLS to the SMTP or HTTP server)
     timeout_seconds: float = 10.0
     headers: dict[str, str] = field(default_factory=dict)  # webhook: extra, non-secret headers
+    homeserver: str | None = None  # matrix: the homeserver's base URL, e.g. https://matrix.example.org
+    room_id: str | None = None  # matrix: the room's internal id, e.g. !AbCdEf:example.org
+    token_env: str | None = None  # matrix: env var holding the bot account's access token
 
     def __post_init__(self) -> None:
-        if self.kind in ("slack", "webhook") and not self.url_env:
+        if self.kind in ("slack", "webhook", "teams") and not self.url_env:
             raise ValueError(f"url_env is needed for a {self.kind} channel (the variable holding its URL)")
         if self.kind == "email" and not (self.smtp_host and self.sender and self.recipients):
             raise ValueError("smtp_host, sender and recipients are needed for an email channel")
+        if self.kind == "matrix":
+            _check_matrix(self)
         if self.username and not self.password_env:
             raise ValueError("password_env is needed with username (the variable holding the password)")
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
+
+
+def _check_matrix(c: ChannelSettings) -> None:
+    if not (c.homeserver and c.room_id and c.token_env):
+        raise ValueError("homeserver, room_id and token_env are needed for a matrix channel")
+    parts = urlsplit(c.homeserver)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"homeserver '{c.homeserver}' is not an http(s) URL (e.g. https://matrix.example.org)"
+        )
+    if not c.room_id.startswith("!") or len(c.room_id) < 2 or any(ch.isspace() for ch in c.room_id):
+        raise ValueError(
+            f"room_id '{c.room_id}' is not a room id: it starts with '!' "
+            "(Element: Room settings > Advanced > Internal room ID)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from alerts.settings import Rule
-from monitor.alerting import evaluate_rules
+from monitor.alerting.evaluate import evaluate_rules
 from monitor.config import AlertsSettings, Settings
 from monitor.db import make_engine, upgrade
 from monitor.schema import alert_events, alert_states, deliveries, metadata, posts
@@ -261,17 +261,17 @@ def _measure(label: str, engine: Engine, cycles: int) -> dict[str, Any]:
     _reset(engine)
     floor = _floor(engine)
     started = time.perf_counter()
-    first = evaluate_rules(engine, settings, now=NOW)
+    first = evaluate_rules(engine, settings.alerts, now=NOW)
     first_s = time.perf_counter() - started
     times = []
     for i in range(cycles):
         started = time.perf_counter()
-        evaluate_rules(engine, settings, now=NOW + timedelta(minutes=5 * (i + 1)))
+        evaluate_rules(engine, settings.alerts, now=NOW + timedelta(minutes=5 * (i + 1)))
         times.append(time.perf_counter() - started)
     per_rule = []
     for rule in settings.alerts.rules:
         started = time.perf_counter()
-        evaluate_rules(engine, settings, now=NOW, dry_run=True, names=(rule.name,))
+        evaluate_rules(engine, settings.alerts, now=NOW, dry_run=True, names=(rule.name,))
         per_rule.append((time.perf_counter() - started, rule.name))
     cycle = statistics.median(times)
     return {"backend": label, "floor": floor, "first": first_s, "cycle": cycle, "fired": first.fired,

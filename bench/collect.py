@@ -96,10 +96,11 @@ def _config(
 
 
 def _round(config: Path) -> tuple[float, Any]:
+    from monitor.accounts import sync_accounts
+    from monitor.collection.rounds import collect_round
+    from monitor.compose import build_collectors
     from monitor.config import load_settings
     from monitor.db import make_engine, upgrade
-    from monitor.pipeline import build_collectors, collect_round
-    from monitor.store import sync_accounts
 
     settings = load_settings(config, {})
     upgrade(settings.database_url)
@@ -108,7 +109,7 @@ def _round(config: Path) -> tuple[float, Any]:
         sync_accounts(conn, settings.accounts, datetime.now(UTC))
     collectors = build_collectors(settings)
     started = time.perf_counter()
-    report = collect_round(engine, settings, collectors)
+    report = collect_round(engine, settings.collect, collectors)
     elapsed = time.perf_counter() - started
     for c in collectors.values():
         c.close()

@@ -150,10 +150,11 @@ def phase_full(a: dict[str, Any]) -> dict[str, Any]:
 
     from collectors.records import Post
     from models.scorer import Scorer
+    from monitor.accounts import sync_accounts
+    from monitor.collection.store import save_posts
     from monitor.config import Account
     from monitor.db import make_engine, upgrade
     from monitor.scoring import score_pending
-    from monitor.store import save_posts, sync_accounts
 
     url = f"sqlite:///{a['db']}"
     upgrade(url)

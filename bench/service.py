@@ -56,10 +56,11 @@ def _fill(url: str, texts: list[tuple[str, str]]) -> None:
     from sqlalchemy import text
 
     from collectors.records import Post
+    from monitor.accounts import sync_accounts
+    from monitor.collection.store import save_posts
     from monitor.config import Account
     from monitor.db import make_engine
     from monitor.schema import metadata
-    from monitor.store import save_posts, sync_accounts
 
     engine, now = make_engine(url), datetime.now(UTC)
     with engine.begin() as conn:

@@ -121,13 +121,18 @@ def profile_to_record(data: Mapping[str, Any], observed_at: datetime) -> Profile
     return Profile(
         platform=PLATFORM,
         platform_id=str(data.get("did")),
-        handle=str(data.get("handle") or data.get("did")),
+        handle=_handle(data.get("handle")),
         display_name=data.get("displayName") or None,
         followers=_int(data.get("followersCount")),
         following=_int(data.get("followsCount")),
         posts_count=_int(data.get("postsCount")),
         observed_at=observed_at,
     )
+
+
+def _handle(value: Any) -> str | None:
+    # The AppView says "handle.invalid" when the DID's handle no longer verifies: no handle to trust.
+    return value if isinstance(value, str) and value and value != "handle.invalid" else None
 
 
 def _quote_uri(view_embed: Any, record_embed: Any) -> str | None:

@@ -6,7 +6,8 @@ CollectorError                  base of everything a collector raises
 │   ├── RateLimited             the server asks for a longer pause than we wait in-line
 │   └── BadResponse             malformed JSON or an unexpected shape
 ├── AuthRequired                the server wants a token or login (401, 422, failed login)
-└── Gone                        the account is gone; `status` says how (AccountStatus)
+├── Gone                        the account is gone; `status` says how (AccountStatus)
+└── Stopped                     the process is stopping: a wait for a host was cut short
 """
 
 from __future__ import annotations
@@ -46,3 +47,7 @@ class Gone(CollectorError):
     def __init__(self, status: str, message: str):
         super().__init__(message)
         self.status = status
+
+
+class Stopped(CollectorError):
+    """The process is stopping: a wait for a host's budget or pause was cut short."""

@@ -21,7 +21,7 @@ import httpx
 import requests
 from requests.adapters import HTTPAdapter
 
-from collectors.errors import HostUnavailable, RateLimited
+from collectors.errors import HostUnavailable, RateLimited, Stopped
 from collectors.ratelimit import WindowLimiter, exhausted_for, retry_after
 from collectors.settings import CollectSettings
 
@@ -158,13 +158,22 @@ def _describe(exc: BaseException | None) -> str:
 
 
 class Clock:
-    """Time as the gates see it; tests inject a fake one that never really sleeps."""
+    """Time as the gates see it; tests inject a fake one that never really sleeps.
+
+    A wait ends early when `stop` is set (the service is stopping): `sleep` then raises
+    Stopped, so a request waiting on a host's budget never holds up a clean exit.
+    """
+
+    def __init__(self, stop: threading.Event | None = None):
+        self.stop = stop
 
     def monotonic(self) -> float:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
+        if self.stop is not None and self.stop.wait(max(seconds, 0)):
+            raise Stopped("stopping: the wait for the host was cut short")
+        if self.stop is None and seconds > 0:
             time.sleep(seconds)
 
     def wall(self) -> datetime:
@@ -177,9 +186,11 @@ _registries: weakref.WeakSet[HostRegistry] = weakref.WeakSet()
 class HostRegistry:
     """The gates of one set of collectors, one per host, created on first use."""
 
-    def __init__(self, settings: CollectSettings, clock: Clock | None = None):
+    def __init__(
+        self, settings: CollectSettings, clock: Clock | None = None, stop: threading.Event | None = None
+    ):
         self.settings = settings
-        self.clock = clock or Clock()
+        self.clock = clock or Clock(stop)
         self._gates: dict[str, HostGate] = {}
         self._lock = threading.Lock()
         _registries.add(self)

@@ -1,6 +1,6 @@
 """The collectors' vocabulary: plain, immutable records produced from platform payloads.
 
-Nothing here knows about the database or the schedule; `monitor.store` saves these.
+Nothing here knows about the database or the schedule; `monitor.collection.store` saves these.
 """
 
 from __future__ import annotations
@@ -10,12 +10,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from collectors.text import clean_data, clean_text
+
 Platform = Literal["bluesky", "mastodon"]
 PLATFORMS: tuple[str, ...] = ("bluesky", "mastodon")
 
 AccountStatus = Literal["ok", "not_found", "invalid_handle", "deactivated", "suspended", "gone", "moved"]
 # Accounts in these states are not collected; they are re-checked now and then.
 UNAVAILABLE: frozenset[str] = frozenset({"not_found", "deactivated", "suspended", "gone", "moved"})
+MAX_COUNT = 2**31 - 1
+
+
+def _clean_strings(record: Any, names: tuple[str, ...]) -> None:
+    """Every text a record holds passes collectors.text.clean_text once, when the record is made."""
+    for name in names:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            object.__setattr__(record, name, clean_text(value))
+        elif isinstance(value, tuple):
+            object.__setattr__(record, name, tuple(clean_text(v) if isinstance(v, str) else v for v in value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +39,13 @@ class Engagement:
     reposts: int | None = None
     replies: int | None = None
     quotes: int | None = None
+
+    def __post_init__(self) -> None:
+        # A count no server can mean (negative, beyond a 32-bit integer) is unknown, not stored.
+        for name in ("likes", "reposts", "replies", "quotes"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_COUNT:
+                object.__setattr__(self, name, None)
 
     @property
     def total(self) -> int:
@@ -43,6 +63,9 @@ class Identity:
     display_name: str | None = None
     status: AccountStatus = "ok"
 
+    def __post_init__(self) -> None:
+        _clean_strings(self, ("handle", "platform_id", "instance", "display_name"))
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -50,12 +73,15 @@ class Profile:
 
     platform: str
     platform_id: str
-    handle: str
+    handle: str | None  # as the platform reports it now; None when it has none to trust
     display_name: str | None
     followers: int | None
     following: int | None
     posts_count: int | None
     observed_at: datetime
+
+    def __post_init__(self) -> None:
+        _clean_strings(self, ("handle", "platform_id", "display_name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +115,10 @@ class Post:
     edited_at: datetime | None = None
     engagement: Engagement = field(default_factory=Engagement)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _clean_strings(self, _POST_TEXT)
+        object.__setattr__(self, "raw", clean_data(self.raw))
 
     def shared_by(
         self,
@@ -132,6 +162,12 @@ class Post:
     @property
     def is_quote(self) -> bool:
         return self.quote_of_uri is not None
+
+
+_POST_TEXT = (
+    "uri", "author_id", "author_handle", "text", "native_id", "url", "languages", "reply_parent_uri",
+    "reply_root_uri", "repost_of_uri", "repost_of_author", "quote_of_uri", "links", "hashtags", "mentions",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,16 @@
-"""Post text as people read it: Mastodon HTML to plain text, Bluesky facets to links and tags."""
+"""Post text as people read it: Mastodon HTML to plain text, Bluesky facets to links and tags,
+and every string a collector returns made safe to store, the same on every backend."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
+# NUL and the other C0/C1 controls but tab and newline; CR and CRLF (newlines); lone surrogates.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|\r\n?")
 _BLOCKS = frozenset({"p", "div", "blockquote", "li", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6"})
 
 
@@ -119,3 +123,28 @@ def _slice(data: bytes, index: Any) -> str:
     if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(data):
         return ""
     return data[start:end].decode("utf-8", errors="replace").strip()
+
+
+def clean_text(value: str) -> str:
+    """`value` safe to store anywhere: controls removed (tab and newline kept, CR and CRLF become
+    newlines), lone surrogates replaced by U+FFFD. PostgreSQL refuses NUL in text and JSON, SQLite
+    keeps it: cleaning at the collector boundary makes a post store the same on both."""
+    return _UNSAFE.sub(_fix, value) if _UNSAFE.search(value) else value
+
+
+def _fix(found: re.Match[str]) -> str:
+    c = found.group()
+    if c[0] == "\r":
+        return "\n"
+    return "\ufffd" if "\ud800" <= c <= "\udfff" else ""
+
+
+def clean_data(value: Any) -> Any:
+    """`clean_text` applied to every string (keys included) of a JSON-like value."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): clean_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_data(v) for v in value]
+    return value

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from monitor.config import Account, ConfigError, Settings, load_settings
+from sqlalchemy import Connection, select, update
+
+from monitor.config import Account, Settings, load_settings
+from monitor.errors import ConfigError
+from monitor.schema import accounts
 
 CSV_COLUMNS = ("platform", "handle", "country", "kind", "host_country", "name", "groups")
 
@@ -79,3 +86,60 @@ def import_accounts(settings: Settings, new: list[Account], environ: Mapping[str
         path.write_text(before, encoding="utf-8")
         raise
     return list(fresh.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    reactivated: tuple[str, ...] = ()
+    deactivated: tuple[str, ...] = ()
+
+
+def sync_accounts(conn: Connection, configured: Sequence[Account], now: datetime) -> SyncReport:
+    """Make the accounts table match the config; removed accounts are deactivated, never deleted."""
+    existing = {(r.platform, r.handle): r for r in conn.execute(select(accounts))}
+    added, updated, reactivated = [], [], []
+    for a in configured:
+        values = {
+            "country": a.country,
+            "kind": a.kind,
+            "host_country": a.host_country,
+            "groups": list(a.groups),
+            "display_name": a.name,
+        }
+        row = existing.get(a.key)
+        label = f"{a.platform}:{a.handle}"
+        if row is None:
+            conn.execute(
+                accounts.insert().values(
+                    platform=a.platform,
+                    handle=a.handle,
+                    instance=a.instance,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+            )
+            added.append(label)
+            continue
+        changed: dict[str, Any] = {k: v for k, v in values.items() if getattr(row, k) != v and v is not None}
+        if not row.active:
+            reactivated.append(label)
+            changed.update(active=True, deactivated_at=None)
+        elif changed:
+            updated.append(label)
+        if changed:
+            conn.execute(update(accounts).where(accounts.c.id == row.id).values(updated_at=now, **changed))
+    keys = {a.key for a in configured}
+    gone = [r for k, r in existing.items() if k not in keys and r.active]
+    for r in gone:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == r.id)
+            .values(active=False, deactivated_at=now, updated_at=now)
+        )
+    return SyncReport(
+        tuple(added), tuple(updated), tuple(reactivated), tuple(f"{r.platform}:{r.handle}" for r in gone)
+    )

@@ -11,13 +11,11 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.engine import make_url
-
-from alerts.settings import Channel, Digest, Rule
+from alerts.settings import ChannelSettings, Digest, Rule
 from collectors.records import PLATFORMS
 from collectors.settings import BlueskySettings, CollectSettings, MastodonSettings
 from models.settings import ModelSettings
@@ -28,6 +26,7 @@ __all__ = ["Account", "ConfigError", "Settings", "config_path", "load_settings"]
 
 CONFIG_ENV = "DIPLOMONITOR_CONFIG"
 DATABASE_ENV = "DIPLOMONITOR_DATABASE_URL"
+HEALTH_ENV = "DIPLOMONITOR_HEALTH_ADDRESS"  # overrides [service].health_address (one per process)
 DEFAULT_CONFIG = "diplomonitor.toml"
 KINDS = (
     "ministry", "embassy", "consulate", "mission", "head_of_state", "head_of_government",
@@ -110,18 +109,13 @@ class ScheduleSettings:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
-    def seconds(self) -> dict[str, float]:
-        """Each job's period in seconds, by job name."""
-        return {
-            "collect": self.collect_minutes * 60,
-            "engagement": self.engagement_minutes * 60,
-            "profiles": self.profiles_minutes * 60,
-            "resolve": self.resolve_minutes * 60,
-            "score": self.score_minutes * 60,
-            "alerts": self.alerts_minutes * 60,
-            "deliver": self.deliver_seconds,
-            "digests": self.digests_minutes * 60,
-        }
+
+def check_address(address: str) -> str:
+    """`address` if it is HOST:PORT (port 0: any free port), else ValueError."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"'{address}' is not HOST:PORT, e.g. 127.0.0.1:9464 (port 0: any free port)")
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +129,7 @@ class ServiceSettings:
     workers: int = 8  # jobs that may run at the same time in one process
 
     def __post_init__(self) -> None:
-        host, sep, port = self.health_address.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("health_address must be HOST:PORT, e.g. 127.0.0.1:9464")
+        check_address(self.health_address)
         if not 0 < self.stop_seconds <= 9:
             raise ValueError("stop_seconds must be between 0 and 9 (the service exits within 10 seconds)")
         if self.workers < 1:
@@ -149,17 +141,20 @@ class AlertsSettings:
     """`[alerts]`: rules, the channels they are sent to, digests, and how deliveries retry."""
 
     rules: tuple[Rule, ...] = ()
-    channels: tuple[Channel, ...] = ()
+    channels: tuple[ChannelSettings, ...] = ()
     digests: tuple[Digest, ...] = ()
     retry_seconds: float = 60  # first retry of a failed delivery; doubles each time
     max_retry_seconds: float = 3600
     max_attempts: int = 50  # then the delivery is marked failed
     lease_seconds: float = 300  # a delivery being sent is retried after this if its sender died
+    dashboard_url: str | None = None  # base URL of the dashboard, linked from every alert
 
     def __post_init__(self) -> None:
         for name in ("retry_seconds", "max_retry_seconds", "max_attempts", "lease_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.dashboard_url is not None and not re.match(r"^https?://[^\s/]+\S*$", self.dashboard_url):
+            raise ValueError(f"dashboard_url '{self.dashboard_url}' is not an http(s) URL")
 
 
 class Secrets(Mapping[str, str]):
@@ -208,6 +203,8 @@ class Settings:
         return p if p.is_absolute() else self.base_dir / p
 
     def masked_database_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_url).render_as_string(hide_password=True)
 
     def describe(self) -> dict[str, Any]:
@@ -267,6 +264,12 @@ def _settings(b: Builder, data: dict[str, Any], environ: Mapping[str, str]) -> S
     }
     accounts = _accounts(b, data.get("accounts", []))
     alerts = _alerts(b, data.get("alerts", {}), accounts)
+    if environ.get(HEALTH_ENV):
+        try:
+            address = check_address(environ[HEALTH_ENV])
+        except ValueError as exc:
+            raise ConfigError(b.path, f"{HEALTH_ENV} (environment): {exc}") from None
+        sections["service"] = replace(sections["service"], health_address=address)
     url = environ.get(DATABASE_ENV) or sections["database"].url
     database_url = _database_url(b, url)
     secrets = _secrets(environ, sections["bluesky"], sections["mastodon"], alerts)
@@ -304,7 +307,9 @@ def _alerts(b: Builder, data: Any, accounts: tuple[Account, ...]) -> AlertsSetti
     raw_channels = data.get("channels", {})
     if not isinstance(raw_channels, Mapping):
         raise b.error(("alerts", "channels"), "expected [alerts.channels.NAME] tables")
-    channels = tuple(b.build(Channel, v, ("alerts", "channels", k), name=k) for k, v in raw_channels.items())
+    channels = tuple(
+        b.build(ChannelSettings, v, ("alerts", "channels", k), name=k) for k, v in raw_channels.items()
+    )
     lists: dict[str, Any] = {}
     for key, cls in (("rules", Rule), ("digests", Digest)):
         raw = data.get(key, [])
@@ -344,6 +349,8 @@ def _check_scope(
 
 
 def _database_url(b: Builder, url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
     if not url:
         return f"sqlite:///{b.path.parent / 'diplomonitor.db'}"
     try:
@@ -367,7 +374,7 @@ def _secrets(
 ) -> Secrets:
     names = {bluesky.password_env}
     for c in alerts.channels:
-        names.update(n for n in (c.url_env, c.password_env) if n)
+        names.update(n for n in (c.url_env, c.password_env, c.token_env) if n)
     values = {n: environ[n] for n in names if environ.get(n)}
     values.update({k: v for k, v in environ.items() if k.startswith(mastodon.token_env_prefix) and v})
     return Secrets(values)

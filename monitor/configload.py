@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from monitor.errors import ConfigError
+
 T = TypeVar("T")
 PathItem = str | int
 FieldPath = tuple[PathItem, ...]
@@ -23,15 +25,6 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(
     r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
 )
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; the message is for humans."""
-
-    def __init__(self, path: Path, message: str, line: int | None = None, field: str | None = None):
-        self.path, self.line, self.field, self.problem = path, line, field, message
-        where = str(path) + (f", line {line}" if line else "")
-        super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
 
 
 def _split_key(text: str) -> tuple[str, ...]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from monitor.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 READ_ONLY_OPTION = "diplomonitor_read_only"
@@ -32,6 +33,14 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True, pool_recycle=1800)
 
 
+def make_probe_engine(url: str) -> Engine:
+    """A two-connection engine for health checks and metrics that gives up after a few seconds."""
+    if make_url(url).get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=1, max_overflow=1, pool_timeout=3, pool_pre_ping=True,
+                             connect_args={"connect_timeout": 3})  # fmt: skip
+    return create_engine(url, connect_args={"timeout": 3})
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers (status, export) run while the service writes; foreign keys on.
     dbapi_conn.isolation_level = None  # let the "begin" hook issue BEGIN itself
@@ -53,7 +62,10 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str) -> Any:
+    """Alembic's config for this database (Alembic loads only when a migration command runs)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -76,10 +88,6 @@ def revisions(engine: Engine) -> tuple[str | None, str]:
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, head or ""
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database is older than the code; `diplomonitor db upgrade` fixes it."""
 
 
 def require_current(engine: Engine) -> None:

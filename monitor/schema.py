@@ -147,6 +147,25 @@ posts = Table(
     Index("ix_posts_scored_with", "scored_with"),
 )
 
+# Posts a collector returned that do not fit the store (a key longer than its column, a value
+# the database refuses), kept with the reason so one hostile post never stops its account.
+rejected_posts = Table(
+    "rejected_posts",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("key", String(64), nullable=False),  # sha256 of "platform uri": any length of uri fits
+    Column("uri", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("record", Json, nullable=False, default=dict),  # the post as collected, for a person
+    Column("first_rejected_at", UTCDateTime, nullable=False),
+    Column("last_rejected_at", UTCDateTime, nullable=False),
+    Column("times", Integer, nullable=False, default=1),
+    UniqueConstraint("key"),
+    Index("ix_rejected_posts_account", "account_id"),
+)
+
 post_versions = Table(
     "post_versions",
     metadata,
@@ -269,8 +288,24 @@ alert_events = Table(
     Column("details", Json, nullable=False, default=dict),  # top posts, counts
     Column("opened_at", UTCDateTime, nullable=False, default=utcnow),
     Column("resolved_at", UTCDateTime),
+    Column("muted", Boolean, nullable=False, default=False),  # opened during a mute: nothing was sent
+    Column("acknowledged_at", UTCDateTime),  # someone said they are on it
+    Column("acknowledged_by", String(128)),
     UniqueConstraint("rule", "scope", "window_start"),
     Index("ix_alert_events_opened", "opened_at"),
+)
+
+# A rule, or one scope of it ("" = the whole rule), muted until a time: alerts still open and
+# are recorded, but nothing is sent for them (alerting/mutes.py).
+alert_mutes = Table(
+    "alert_mutes",
+    metadata,
+    Column("rule", String(128), primary_key=True),
+    Column("scope", String(255), primary_key=True, default=""),
+    Column("muted_until", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("created_by", String(128), nullable=False),
+    Column("reason", Text),
 )
 
 deliveries = Table(
@@ -286,6 +321,10 @@ deliveries = Table(
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False, default=utcnow),
+    # The rule's quiet hours when it was enqueued ("22:00-07:00" in `quiet_timezone`): a retry
+    # never lands in them, whatever the config says by then.
+    Column("quiet_hours", String(16)),
+    Column("quiet_timezone", String(64)),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("sent_at", UTCDateTime),
@@ -294,7 +333,7 @@ deliveries = Table(
 )
 
 # One row per exclusive scheduled job: the period it was last claimed for, so that several
-# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.jobs).
+# `diplomonitor run` processes on one PostgreSQL run each job once per period (monitor.service.jobs).
 service_jobs = Table(
     "service_jobs",
     metadata,

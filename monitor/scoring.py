@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
 from models.scorer import Score, Scorer, Versions
-from monitor.config import Settings
 from monitor.schema import post_topics, posts, scores
 
 log = logging.getLogger(__name__)
@@ -35,11 +34,6 @@ log = logging.getLogger(__name__)
 class ScoreReport:
     scored: int = 0
     batches: int = 0
-
-
-def build_scorer(settings: Settings) -> Scorer:
-    """The scorer of the configured models; cheap, models load on the first batch."""
-    return Scorer(settings.models, base_dir=settings.base_dir)
 
 
 def _pending(fingerprint: str, rescore: bool) -> Any:

@@ -1,4 +1,4 @@
-"""SQL pieces the two backends spell differently: time shifts, medians, hashtag matches.
+"""SQL pieces the two backends spell differently: upserts, time shifts, medians, hashtag matches.
 
 Timestamps on SQLite are text 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC) and compare as text;
 the expressions here keep that exact shape so indexes and comparisons stay valid.
@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Float,
     Select,
     String,
     Subquery,
+    Table,
     and_,
     case,
     cast,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -138,3 +141,87 @@ def bucket_of(column: Any, edges: Sequence[datetime]) -> ColumnElement[int]:
 def all_of(*conds: ColumnElement[bool] | None) -> ColumnElement[bool]:
     """AND of the conditions that are not None."""
     return and_(*(c for c in conds if c is not None))
+
+
+def insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_update/do_nothing on both backends."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+# ----------------------------------------------------------------------------------------------
+# CSV cells computed by the database, so an export streams rows straight into the csv writer.
+
+
+class iso_utc(FunctionElement[str]):
+    """A timestamp as `2026-10-01T08:30:00Z` (`.ffffff` only when there are microseconds)."""
+
+    type = String()
+    name = "iso_utc"
+    inherit_cache = True
+
+
+@compiles(iso_utc)
+def _iso_utc(element: iso_utc, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN mod(date_part('microseconds', {utc})"
+        f"::bigint, 1000000) = 0 THEN '' ELSE to_char({utc}, '.US') END || 'Z')"
+    )
+
+
+@compiles(iso_utc, "sqlite")
+def _iso_utc_sqlite(element: iso_utc, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTCDateTime), always with six fraction digits.
+    return (
+        f"(substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || CASE WHEN substr({column}, 21, 6) "
+        f"IN ('', '000000') THEN '' ELSE '.' || substr({column}, 21, 6) END || 'Z')"
+    )
+
+
+class round4(FunctionElement[Any]):
+    """A number rounded to 4 decimals, an integer when it is one (7.0 -> 7), as the CSV writes it."""
+
+    name = "round4"
+    inherit_cache = True
+
+
+@compiles(round4)
+def _round4(element: round4, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"trim_scale(round(({column})::numeric, 4))"
+
+
+@compiles(round4, "sqlite")
+def _round4_sqlite(element: round4, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    r = f"round({column}, 4)"
+    return f"(CASE WHEN {r} = CAST({r} AS INTEGER) THEN CAST({r} AS INTEGER) ELSE {r} END)"
+
+
+class topics_text(FunctionElement[str]):
+    """A JSON object of topic scores as `security:0.912;culture:0.405`, highest first, then by name."""
+
+    type = String()
+    name = "topics_text"
+    inherit_cache = True
+
+
+@compiles(topics_text)
+def _topics_text(element: topics_text, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    return (
+        "(SELECT string_agg(t.key || ':' || to_char(t.value::numeric, 'FM0.000'), ';' "
+        f"ORDER BY t.value::numeric DESC, t.key) FROM jsonb_each_text({column}) AS t)"
+    )
+
+
+@compiles(topics_text, "sqlite")
+def _topics_text_sqlite(element: topics_text, compiler: Any, **kw: Any) -> str:
+    (column,) = (compiler.process(c, **kw) for c in element.clauses)
+    # group_concat keeps the order of its ordered subquery (SQLite 3.40 has no ORDER BY inside it).
+    return (
+        "(SELECT group_concat(k || ':' || printf('%.3f', v), ';') FROM (SELECT key AS k, value AS v "
+        f"FROM json_each({column}) ORDER BY v DESC, k))"
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,13 +64,18 @@ def test_init_upgrade_sync_status_end_to_end(tmp_path: Path) -> None:
 
 def test_accounts_import_appends_to_config_and_rejects_bad_rows(tmp_path: Path) -> None:
     config = tmp_path / "diplomonitor.toml"
-    config.write_text('[[accounts]]\nplatform = "bluesky"\nhandle = "ec.europa.eu"\ncountry = "EU"\n'
-                      'kind = "ministry"\n', encoding="utf-8")
+    config.write_text(
+        '[[accounts]]\nplatform = "bluesky"\nhandle = "ec.europa.eu"\ncountry = "EU"\nkind = "ministry"\n',
+        encoding="utf-8",
+    )
     assert _run(config, "db", "upgrade").exit_code == 0
     good = tmp_path / "good.csv"
-    good.write_text("platform,handle,country,kind,name,groups\n"
-                    "bluesky,ec.europa.eu,EU,ministry,,\n"
-                    'mastodon,bmi@social.bund.de,DE,ministry,"Innen, Bund",germany;g7\n', encoding="utf-8")
+    good.write_text(
+        "platform,handle,country,kind,name,groups\n"
+        "bluesky,ec.europa.eu,EU,ministry,,\n"
+        'mastodon,bmi@social.bund.de,DE,ministry,"Innen, Bund",germany;g7\n',
+        encoding="utf-8",
+    )
     result = _run(config, "accounts", "import", str(good))
     assert result.exit_code == 0, result.output
     assert "added 1 account(s)" in result.output and "2 added" in result.output
@@ -85,7 +91,9 @@ def test_accounts_import_appends_to_config_and_rejects_bad_rows(tmp_path: Path) 
     listing = _run(config, "accounts", "list", "--format", "csv")
     rows = {r["handle"]: r for r in csv.DictReader(io.StringIO(listing.output))}
     assert (rows["bmi@social.bund.de"]["display_name"], rows["bmi@social.bund.de"]["groups"]) == (
-        "Innen, Bund", "germany,g7")
+        "Innen, Bund",
+        "germany,g7",
+    )
 
 
 def test_broken_config_is_one_clear_error(tmp_path: Path) -> None:
@@ -93,5 +101,19 @@ def test_broken_config_is_one_clear_error(tmp_path: Path) -> None:
     config.write_text("[collect]\nbackfill_days = -1\n", encoding="utf-8")
     result = _run(config, "status")
     assert result.exit_code == 1
-    assert result.output.strip() == (f"Error: {config}, line 2: collect.backfill_days: "
-                                     "backfill_days must be at least 1")
+    assert result.output.strip() == (
+        f"Error: {config}, line 2: collect.backfill_days: backfill_days must be at least 1"
+    )
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_pulls_missing_models_before_the_service_and_goes_on_offline() -> None:
+    """`make run` on a machine with internet scores posts without an extra step."""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(["make", "-n", "run", "CONFIG=my.toml"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout.splitlines()  # fmt: skip
+    steps = [line for line in out if "--config my.toml" in line]
+    assert [s.split("--config my.toml ")[1].split(" ||")[0] for s in steps] == [
+        "db upgrade", "accounts sync", "models pull", "run",
+    ]  # fmt: skip
+    assert " || " in steps[2]  # offline: the one-line error, then the service starts anyway

@@ -100,3 +100,17 @@ def test_broken_config_names_file_line_and_field(write_config, body, line, field
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="diplomonitor init"):
         load_settings(tmp_path / "nope.toml", {})
+
+
+def test_health_address_from_the_environment_wins(write_config) -> None:
+    """DIPLOMONITOR_HEALTH_ADDRESS gives each process on one machine its own /healthz port."""
+    path = write_config('[service]\nhealth_address = "127.0.0.1:9464"\n')
+    assert load_settings(path, {}).service.health_address == "127.0.0.1:9464"
+    env = {"DIPLOMONITOR_HEALTH_ADDRESS": "127.0.0.1:0"}
+    assert load_settings(path, env).service.health_address == "127.0.0.1:0"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {"DIPLOMONITOR_HEALTH_ADDRESS": "localhost"})
+    assert str(caught.value) == (
+        f"{path}: DIPLOMONITOR_HEALTH_ADDRESS (environment): 'localhost' is not HOST:PORT, "
+        "e.g. 127.0.0.1:9464 (port 0: any free port)"
+    )

@@ -39,15 +39,15 @@ def test_upgrade_from_empty(tmp_path) -> None:
     engine.dispose()
 
 
-# --- 0002: the topic taxonomy v2 (issue 12) ------------------------------------------------
+# --- 0003: the topic taxonomy v2 (issue 12) ------------------------------------------------
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def at_0001(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A new, empty database migrated to revision 0001 only."""
+def before_topics_v2(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A new, empty database migrated to the revision before 0003 (topic taxonomy v2)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
-        upgrade(url, "0001")
+        upgrade(url, "0002")
         yield url
         return
     admin_url = make_url(PG_URL)
@@ -62,7 +62,7 @@ def at_0001(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url, "0001")
+        upgrade(url, "0002")
         yield url
     finally:
         with admin.connect() as conn:
@@ -94,10 +94,10 @@ def _old_rows(url: str) -> None:
     engine.dispose()
 
 
-def test_0002_renames_stored_topics_and_every_post_is_scored_again(at_0001: str) -> None:
-    _old_rows(at_0001)
-    upgrade(at_0001)
-    engine = make_engine(at_0001)
+def test_0003_renames_stored_topics_and_every_post_is_scored_again(before_topics_v2: str) -> None:
+    _old_rows(before_topics_v2)
+    upgrade(before_topics_v2)
+    engine = make_engine(before_topics_v2)
     with engine.connect() as conn:
         stored = {r.post_id: r.topics for r in conn.execute(select(scores.c.post_id, scores.c.topics))}
         rows = sorted((r.post_id, r.topic, r.score) for r in conn.execute(select(post_topics)))
@@ -120,11 +120,11 @@ def test_0002_renames_stored_topics_and_every_post_is_scored_again(at_0001: str)
     engine.dispose()
 
 
-def test_0002_downgrade_restores_the_old_ids(at_0001: str) -> None:
-    _old_rows(at_0001)
-    upgrade(at_0001)
-    command.downgrade(alembic_config(at_0001), "0001")
-    engine = make_engine(at_0001)
+def test_0003_downgrade_restores_the_old_ids(before_topics_v2: str) -> None:
+    _old_rows(before_topics_v2)
+    upgrade(before_topics_v2)
+    command.downgrade(alembic_config(before_topics_v2), "0002")
+    engine = make_engine(before_topics_v2)
     with engine.connect() as conn:
         stored = {r.post_id: r.topics for r in conn.execute(select(scores.c.post_id, scores.c.topics))}
         columns = {c["name"] for c in inspect(conn).get_columns("scores")}

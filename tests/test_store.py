@@ -5,6 +5,14 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from collectors.records import Engagement, Identity, Post, Profile
+from monitor.accounts import sync_accounts
+from monitor.collection.store import (
+    record_failure,
+    record_success,
+    save_identity,
+    save_posts,
+    save_profile,
+)
 from monitor.config import Account
 from monitor.schema import (
     account_handles,
@@ -15,15 +23,6 @@ from monitor.schema import (
     posts,
     profile_snapshots,
 )
-from monitor.store import (
-    record_failure,
-    record_success,
-    save_engagement,
-    save_identity,
-    save_posts,
-    save_profile,
-    sync_accounts,
-)
 from tests.conftest import NOW
 
 EC = Account(platform="bluesky", handle="ec.europa.eu", country="EU", kind="ministry", groups=("eu",))
@@ -31,9 +30,17 @@ BMI = Account(platform="mastodon", handle="bmi@social.bund.de", country="DE", ki
 
 
 def _post(uri: str, text: str = "hello", likes: int = 1, **kw) -> Post:
-    return Post(platform="bluesky", uri=uri, author_id="did:plc:ec", author_handle="ec.europa.eu",
-                text=text, created_at=NOW - timedelta(hours=1), languages=("en",),
-                engagement=Engagement(likes=likes, reposts=0, replies=0, quotes=0), **kw)
+    return Post(
+        platform="bluesky",
+        uri=uri,
+        author_id="did:plc:ec",
+        author_handle="ec.europa.eu",
+        text=text,
+        created_at=NOW - timedelta(hours=1),
+        languages=("en",),
+        engagement=Engagement(likes=likes, reposts=0, replies=0, quotes=0),
+        **kw,
+    )
 
 
 def _account_id(engine: Engine) -> int:
@@ -94,21 +101,6 @@ def test_edit_keeps_previous_text_and_asks_for_rescoring(engine: Engine) -> None
     assert [s.likes for s in snaps] == [1, 4]
 
 
-def test_engagement_snapshot_only_when_a_count_changes(engine: Engine) -> None:
-    aid = _account_id(engine)
-    with engine.begin() as conn:
-        save_posts(conn, aid, [_post("at://x/app.bsky.feed.post/1")], NOW)
-        pid = conn.execute(select(posts.c.id)).scalar_one()
-        same = save_engagement(conn, {pid: Engagement(1, 0, 0, 0)}, NOW + timedelta(hours=1))
-        more = save_engagement(conn, {pid: Engagement(9, 2, 0, 1)}, NOW + timedelta(hours=2))
-        rows = conn.execute(select(engagement_snapshots.c.likes, engagement_snapshots.c.observed_at)
-                            .order_by(engagement_snapshots.c.observed_at)).all()
-        latest = conn.execute(select(posts.c.likes, posts.c.quotes)).one()
-    assert (same, more) == (0, 1)
-    assert rows == [(1, NOW), (9, NOW + timedelta(hours=2))]
-    assert tuple(latest) == (9, 1)
-
-
 def test_identity_handle_history_and_profiles(engine: Engine) -> None:
     aid = _account_id(engine)
     with engine.begin() as conn:
@@ -140,4 +132,8 @@ def test_collection_state_backs_off_and_recovers(engine: Engine) -> None:
         record_success(conn, aid, NOW, cursor="2026-10-15T11:00:00Z")
         state = conn.execute(select(collection_state)).one()
     assert (state.consecutive_failures, state.cursor, state.last_error, state.next_attempt_at) == (
-        0, "2026-10-15T11:00:00Z", None, None)
+        0,
+        "2026-10-15T11:00:00Z",
+        None,
+        None,
+    )

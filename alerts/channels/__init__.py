@@ -1,4 +1,5 @@
-"""Channels send messages: Slack incoming webhooks, email over SMTP, generic JSON webhooks."""
+"""Channels send messages: Slack incoming webhooks, email over SMTP, generic JSON webhooks,
+Microsoft Teams Workflows webhooks and Matrix rooms."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Protocol
 import httpx
 
 from alerts.messages import Message
-from alerts.settings import Channel
+from alerts.settings import ChannelSettings
 
 
-class Notifier(Protocol):
+class Channel(Protocol):
     """A configured channel.
 
     `send` delivers one message or raises: `ChannelUnavailable` when trying again later may
@@ -24,21 +25,29 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None: ...
 
 
-def build_notifiers(
-    configured: Iterable[Channel], secrets: Mapping[str, str], http: httpx.Client
-) -> dict[str, Notifier]:
-    """One notifier per configured channel; secrets are looked up by the variable names."""
+def open_channels(
+    configured: Iterable[ChannelSettings], secrets: Mapping[str, str], http: httpx.Client
+) -> dict[str, Channel]:
+    """One channel per configured one; secrets are looked up by the variable names."""
     from alerts.channels.email import EmailChannel
+    from alerts.channels.matrix import MatrixChannel
     from alerts.channels.slack import SlackChannel
+    from alerts.channels.teams import TeamsChannel
     from alerts.channels.webhook import WebhookChannel
 
-    out: dict[str, Notifier] = {}
+    by_url: dict[str, type[SlackChannel | WebhookChannel | TeamsChannel]] = {
+        "slack": SlackChannel,
+        "webhook": WebhookChannel,
+        "teams": TeamsChannel,
+    }
+    out: dict[str, Channel] = {}
     for c in configured:
         if c.kind == "email":
             password = secrets.get(c.password_env) if c.password_env else None
             out[c.name] = EmailChannel(c, password)
+        elif c.kind == "matrix":
+            out[c.name] = MatrixChannel(c, secrets.get(c.token_env) if c.token_env else None, http)
         else:
             url = secrets.get(c.url_env) if c.url_env else None
-            cls = SlackChannel if c.kind == "slack" else WebhookChannel
-            out[c.name] = cls(c, url, http)
+            out[c.name] = by_url[c.kind](c, url, http)
     return out

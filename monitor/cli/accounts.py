@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
 
-from monitor.accounts import import_accounts, read_accounts_csv
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.config import ConfigError
-from monitor.db import reading
-from monitor.schema import accounts as accounts_table
-from monitor.store import SyncReport, sync_accounts
+from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.accounts import SyncReport
 
 
 @click.group()
@@ -26,6 +25,11 @@ def accounts() -> None:
 @pass_app
 def list_accounts(app: App, show_all: bool, fmt: str) -> None:
     """Show the accounts in the database, with their platform ids and status."""
+    from sqlalchemy import select
+
+    from monitor.db import reading
+    from monitor.schema import accounts as accounts_table
+
     t = accounts_table
     query = select(t).order_by(t.c.country, t.c.platform, t.c.handle)
     if not show_all:
@@ -59,6 +63,8 @@ def sync(app: App, no_resolve: bool) -> None:
     Then resolve each handle (Bluesky DID, Mastodon account id on its home instance) and
     report handles that do not resolve, without failing.
     """
+    from monitor.accounts import sync_accounts
+
     with app.ready_engine().begin() as conn:
         report = sync_accounts(conn, app.settings.accounts, app.now())
     _print_report(report)
@@ -67,11 +73,12 @@ def sync(app: App, no_resolve: bool) -> None:
 
 
 def _resolve(app: App) -> None:
-    from monitor.pipeline import build_collectors, resolve_accounts
+    from monitor.collection.rounds import resolve_accounts
+    from monitor.compose import build_collectors
 
     collectors = build_collectors(app.settings)
     try:
-        report = resolve_accounts(app.engine, app.settings, collectors, now=app.now())
+        report = resolve_accounts(app.engine, app.settings.collect, collectors, now=app.now())
     finally:
         for c in collectors.values():
             c.close()
@@ -91,6 +98,8 @@ def import_csv(app: App, file: Path) -> None:
     Columns: platform, handle, country, kind, and optionally host_country, name and groups
     (separated by ';'). Accounts already configured are skipped.
     """
+    from monitor.accounts import import_accounts, read_accounts_csv, sync_accounts
+
     try:
         added = import_accounts(app.settings, read_accounts_csv(file), app.environ)
     except ConfigError as exc:

@@ -1,4 +1,8 @@
-"""What every command shares: the loaded settings, the engine, the clock, output helpers."""
+"""What every command shares: the loaded settings, the engine, the clock, output helpers.
+
+Command modules import only click and this module at start; SQLAlchemy, Alembic, httpx and the
+models load inside the command that needs them, so `--help` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,15 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Engine
 
-from monitor.config import ConfigError, Settings, config_path, load_settings
-from monitor.db import SchemaOutOfDate, make_engine, require_current
+from monitor.config import Settings, config_path, load_settings
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,19 +37,23 @@ class App:
     def settings(self) -> Settings:
         try:
             return load_settings(self.config_path, self.environ)
-        except ConfigError as exc:
+        except MonitorError as exc:
             raise click.ClickException(str(exc)) from None
 
     @cached_property
     def engine(self) -> Engine:
+        from monitor.db import make_engine
+
         s = self.settings
         return make_engine(s.database_url, pool_size=s.database.pool_size, echo=s.database.echo)
 
     def ready_engine(self) -> Engine:
         """The engine, after checking the schema is current (commands that read or write data)."""
+        from monitor.db import require_current
+
         try:
             require_current(self.engine)
-        except SchemaOutOfDate as exc:
+        except MonitorError as exc:
             raise click.ClickException(str(exc)) from None
         return self.engine
 

@@ -27,7 +27,8 @@ def collect(app: App, platform: str | None, handle: str | None, since: datetime 
     Accounts failing or gone are skipped until their next attempt; `diplomonitor status`
     shows each account's health.
     """
-    from monitor.pipeline import build_collectors, collect_round, due_targets
+    from monitor.collection.rounds import collect_round, due_targets
+    from monitor.compose import build_collectors
 
     engine = app.ready_engine()
     now = app.now()
@@ -39,7 +40,7 @@ def collect(app: App, platform: str | None, handle: str | None, since: datetime 
         with progress([], length=len(due), label="collecting") as bar:
             report = collect_round(
                 engine,
-                app.settings,
+                app.settings.collect,
                 collectors,
                 platform=platform,
                 handle=handle,
@@ -58,3 +59,6 @@ def collect(app: App, platform: str | None, handle: str | None, since: datetime 
         f"{report.count('unavailable')} unavailable, {report.skipped} waiting; "
         f"{report.new_posts} new post(s) in {report.seconds:.1f} s"
     )
+    if report.rejected_posts:
+        click.echo(f"{report.rejected_posts} post(s) did not fit the store: kept aside with the reason "
+                   "in the table rejected_posts")  # fmt: skip

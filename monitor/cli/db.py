@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from monitor.cli.app import App, pass_app
-from monitor.db import revisions, upgrade
 
 
 @click.group()
@@ -17,6 +16,8 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: App) -> None:
     """Create the tables, or bring an existing database up to date (safe to repeat)."""
+    from monitor.db import revisions, upgrade
+
     upgrade(app.settings.database_url)
     current, _ = revisions(app.engine)
     click.echo(f"{app.settings.masked_database_url()} is at revision {current}")
@@ -26,6 +27,8 @@ def db_upgrade(app: App) -> None:
 @pass_app
 def db_current(app: App) -> None:
     """Show the database's revision; exit 1 if it needs `db upgrade`."""
+    from monitor.db import revisions
+
     current, head = revisions(app.engine)
     click.echo(f"database: {current or 'empty'}  code: {head}")
     if current != head:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import accounts, alerts, collect, db, export, models, report, run, setup, status
+from monitor.cli import accounts, alerts, collect, db, export, models, refresh, report, run, setup, status
 from monitor.cli.app import App
 
 COMMANDS = [
     setup.init, db.db, accounts.accounts, status.status, export.export, report.report, alerts.alerts,
-    run.run, collect.collect, models.classify, models.models,
+    run.run, collect.collect, refresh.refresh, models.classify, models.models,
 ]  # fmt: skip
 
 

@@ -23,9 +23,10 @@ def classify(app: App, rescore: bool, limit: int | None) -> None:
     """Score unscored posts: language, sentiment and soft-power topics."""
     from models import ModelError
     from monitor import scoring
+    from monitor.compose import build_scorer
 
     engine = app.ready_engine()
-    scorer = scoring.build_scorer(app.settings)
+    scorer = build_scorer(app.settings)
     try:
         for role, why in scorer.versions().missing:  # scored without it now, completed once it is there
             click.echo(f"warning: scoring without {role}: {why}", err=True)
@@ -127,9 +128,9 @@ def models_eval(app: App, file: Path, as_json: bool, compare_runtime: bool, fit_
     `topics` (a list of topic ids), and optionally `lang` and `sentiment`."""
     from models import ModelError
     from models import evaluate as ev
-    from monitor import scoring
+    from monitor.compose import build_scorer
 
-    scorer = scoring.build_scorer(app.settings)
+    scorer = build_scorer(app.settings)
     s, base = app.settings.models, app.settings.base_dir
     try:
         posts = ev.read_labelled(file, scorer.taxonomy.keys)

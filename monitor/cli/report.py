@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.app import App, pass_app
 from monitor.cli.export import open_output, period_options, read_connection, resolve_period
-from monitor.report import gather_report
-from monitor.report_html import render_report
-from monitor.selection import Selection
+
+if TYPE_CHECKING:
+    from monitor.reporting.selection import Selection
 
 
 @click.command()
@@ -41,6 +42,10 @@ def report(
     output: str | None,
 ) -> None:
     """Charts and a written summary of a month, in one HTML file that opens offline."""
+    from monitor.reporting.gather import gather_report
+    from monitor.reporting.html import render_report
+    from monitor.reporting.selection import Selection
+
     now = app.now()
     sel = Selection(resolve_period(month, first, last, now), countries=countries, groups=groups)
     target = output or default_name(sel)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import func, select
 
 from monitor.cli.app import App, emit, output_options, pass_app
-from monitor.db import reading
-from monitor.schema import accounts, collection_state, posts
 
 
 @click.command()
@@ -15,6 +12,11 @@ from monitor.schema import accounts, collection_state, posts
 @pass_app
 def status(app: App, fmt: str) -> None:
     """A table of active accounts: last collection, posts stored, failures, next attempt."""
+    from sqlalchemy import func, select
+
+    from monitor.db import reading
+    from monitor.schema import accounts, collection_state, posts
+
     counts = select(posts.c.account_id, func.count().label("posts")).group_by(posts.c.account_id).subquery()
     s = collection_state
     query = (

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import Engine
 
-from alerts.settings import Channel, Digest, Rule
+from alerts.settings import ChannelSettings, Digest, Rule
 from monitor.config import AlertsSettings, Secrets, Settings
 from monitor.schema import accounts, engagement_snapshots, post_topics, posts, scores
 from tests.conftest import NOW
@@ -81,6 +81,7 @@ def seed(engine: Engine) -> None:
                 url=f"https://example.org/{handle}/{pid}", text=text, created_at=created,
                 collected_at=created, updated_at=created, likes=likes, reposts=reposts, replies=replies,
                 quotes=quotes, hashtags=tags, deleted_at=NOW if deleted else None, is_repost=False,
+                engagement_at=NOW,  # every post was observed just now (its counts are current)
             ))  # fmt: skip
             if sentiment:
                 label, score = sentiment
@@ -113,7 +114,7 @@ def rule(**kw: Any) -> Rule:
 
 def settings(
     rules: tuple[Rule, ...] = (),
-    channels: tuple[Channel, ...] = (),
+    channels: tuple[ChannelSettings, ...] = (),
     secrets: dict[str, str] | None = None,
     digests: tuple[Digest, ...] = (),
     **alerts: Any,
@@ -247,11 +248,11 @@ def smtp(request: pytest.FixtureRequest, certificate: tuple[Path, Path]) -> Iter
     controller.stop()
 
 
-def email_channel(security: str, box: Mailbox, **kw: Any) -> Channel:
+def email_channel(security: str, box: Mailbox, **kw: Any) -> ChannelSettings:
     values: dict[str, Any] = {
         "name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": box.port,
         "security": security, "username": "monitor", "password_env": "SMTP_PASSWORD",
         "sender": "diplomonitor@example.org", "recipients": ("press@example.org", "desk@example.org"),
         "ca_file": str(box.cert) if box.cert else None, "timeout_seconds": 5.0,
     }  # fmt: skip
-    return Channel(**{**values, **kw})
+    return ChannelSettings(**{**values, **kw})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
@@ -30,9 +34,10 @@ def run(config: str, env: dict[str, str], *args: str) -> object:
 def test_alerts_commands(world: Engine, db_url: str, receiver: Receiver, write_config) -> None:
     config = str(write_config(CONFIG))
     env = {"DIPLOMONITOR_DATABASE_URL": db_url, "HOOK_URL": receiver.url}
-    listed = run(config, env, "alerts", "list")
+    listed = run(config, env, "alerts", "list", "--format", "csv")
     assert listed.exit_code == 0, listed.output
-    assert "not evaluated" in listed.output
+    never = "silent,all (each account),not evaluated,hours since the last post n/a >= 0.0 h,,,warning,hook,"
+    assert listed.output.splitlines()[1:] == [never]
     dry = run(config, env, "alerts", "check", "--dry-run", "--format", "csv")
     assert dry.exit_code == 0, dry.output
     lines = dry.output.splitlines()
@@ -48,6 +53,11 @@ def test_alerts_commands(world: Engine, db_url: str, receiver: Receiver, write_c
     assert "0 fired, 0 resolved" in again.output and len(receiver.requests) == 3
     states = run(config, env, "alerts", "list", "--format", "csv")
     assert states.output.count(",FIRING,") == 3
+    # the value each state was last evaluated at, against the threshold (not the threshold twice)
+    conditions = [row["condition"] for row in csv.DictReader(io.StringIO(states.output))]
+    assert len(conditions) == 3 and all(re.fullmatch(r"hours since the last post \d+\.\d h >= 0\.0 h", c)
+                                        for c in conditions), conditions  # fmt: skip
+    assert all(float(c.split()[5]) > 0 for c in conditions)
     events = run(config, env, "alerts", "list", "--events")
     assert events.output.count("sent=1") == 3
     assert run(config, env, "alerts", "test", "hook").exit_code == 0

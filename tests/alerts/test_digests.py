@@ -11,9 +11,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from alerts.settings import Channel, Digest
-from monitor.alerting import build_channels, evaluate_rules, send_digests
-from monitor.digests import period_ending
+from alerts.settings import ChannelSettings, Digest
+from monitor.alerting.digests import enqueue_digests, period_ending
+from monitor.alerting.evaluate import evaluate_rules
+from monitor.alerting.outbox import deliver_pending
+from monitor.compose import build_channels
 from tests.alerts.conftest import LOOPBACK, H, Mailbox, free_port, rule, settings
 from tests.conftest import NOW
 
@@ -46,14 +48,17 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 def test_daily_digest_by_email_once_per_period(world: Engine, mailbox: Mailbox) -> None:
-    mail = Channel(name="mail", kind="email", smtp_host=LOOPBACK, smtp_port=mailbox.port, security="none",
-                   sender="dm@example.org", recipients=("a@example.org", "b@example.org"))  # fmt: skip
+    mail = ChannelSettings(name="mail", kind="email", smtp_host=LOOPBACK, smtp_port=mailbox.port,
+                           security="none", sender="dm@example.org",
+                           recipients=("a@example.org", "b@example.org"))  # fmt: skip
     digest = Digest(name="press", channels=("mail",), hour=12, top_posts=3, shifts=3)
     s = settings((rule(name="busy", threshold=5),), (mail,), digests=(digest,))
-    evaluate_rules(world, s, now=NOW - H)  # an alert inside the period
+    evaluate_rules(world, s.alerts, now=NOW - H)  # an alert inside the period
     channels = build_channels(s)
-    assert send_digests(world, s, channels, now=NOW) == 1
-    assert send_digests(world, s, channels, now=NOW + H) == 0  # same period: already sent
+    assert enqueue_digests(world, s.alerts, now=NOW) == 1
+    assert enqueue_digests(world, s.alerts, now=NOW + H) == 0  # same period: already in the outbox
+    assert mailbox.messages == []  # the deliver job sends it, and only it
+    assert deliver_pending(world, s.alerts, channels, now=NOW + H).sent == 1
     (envelope,) = mailbox.messages
     parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
     assert parsed["Subject"] == "[info] diplomonitor daily digest 'press': 2026-10-14"
@@ -68,5 +73,6 @@ def test_daily_digest_by_email_once_per_period(world: Engine, mailbox: Mailbox) 
     top = plain.split("Top posts")[1]
     assert top.index("/fr.bsky.social/111") < top.index("/de@social.bund.de/201") < top.index("/101")
     assert "&lt;script&gt;" in parsed.get_body(("html",)).get_content()
-    assert send_digests(world, s, channels, now=NOW + timedelta(days=1)) == 1
+    assert enqueue_digests(world, s.alerts, now=NOW + timedelta(days=1)) == 1
+    deliver_pending(world, s.alerts, channels, now=NOW + timedelta(days=1))
     assert len(mailbox.messages) == 2

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from monitor.aggregate import load_accounts, members, window_stats
+from monitor.alerting.metrics import window_stats
+from monitor.alerting.scope import load_accounts, members
 from tests.alerts.conftest import rule
 from tests.conftest import NOW
 
@@ -89,15 +90,17 @@ OVER: dict[str, Any] = {"metric": "overperformance", "threshold": 3, "age_hours"
 
 
 def test_overperformance_against_the_accounts_median_at_the_same_age(world: Engine) -> None:
-    """Age 2 h. Baseline: the 4 posts before the candidates, at 2 h: s1 2 (its 50 came at 3 h),
-    s2 4 (observed exactly at 2 h), s3 6, s4 8 -> median 5. Candidates reached 2 h in the
-    window: 102 had 30 at 1 h -> 6.0x; 103 had 5 at 1 h (100 only at 2.5 h) -> 1.0x; 104 has
-    no snapshot; 101 is only 1 h old."""
+    """Age 2 h, each post against the 4 posts of its account before it (monitor.measures).
+    Before the candidates, at 2 h: s4 8, s3 6, s2 4 (observed exactly at 2 h), s1 2 (its 50
+    came at 3 h) -> median 5. Candidates that reached 2 h in the window, oldest first: 104 has
+    no snapshot; 103 had 5 at 1 h (100 only at 2.5 h) -> 5 / 5 = 1.0x, and joins the baseline
+    (s3 6, s2 4, s1 2, 103 5 -> median 4.5); 102 had 30 at 1 h -> 30 / 4.5 = 6.67x; 101 is only
+    1 h old."""
     (result,) = stats(world, **OVER, min_posts=3).values()
-    assert result.value == pytest.approx(6.0)
+    assert result.value == pytest.approx(30 / 4.5)
     assert result.count == 4
     assert [(p["post_id"], p["ratio"], p["median"]) for p in result.extra["posts"]] == [
-        (102, pytest.approx(6.0), 5.0), (103, pytest.approx(1.0), 5.0)
+        (102, pytest.approx(30 / 4.5), 4.5), (103, pytest.approx(1.0), 5.0)
     ]  # fmt: skip
     (strict,) = stats(world, **OVER, min_posts=5).values()
     assert strict.value is None  # fewer baseline posts than min_posts: no judgement

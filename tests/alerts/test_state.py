@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from alerts.settings import Channel
-from monitor.alerting import evaluate_rules
+from alerts.settings import ChannelSettings
+from monitor.alerting.evaluate import evaluate_rules
 from monitor.db import make_engine
 from monitor.schema import alert_events, alert_states, deliveries, posts
 from tests.alerts.conftest import H, rule, settings
 from tests.conftest import NOW
 
-HOOK = Channel(name="hook", kind="webhook", url_env="HOOK_URL")
+HOOK = ChannelSettings(name="hook", kind="webhook", url_env="HOOK_URL")
 
 
 def rows(engine: Engine, table: Any) -> list[Any]:
@@ -26,9 +26,9 @@ def rows(engine: Engine, table: Any) -> list[Any]:
 
 def test_fires_once_while_true_then_resolves_with_a_notice(world: Engine) -> None:
     s = settings((rule(name="busy", threshold=5, channels=("hook",), notify_resolved=True),), (HOOK,))
-    first = evaluate_rules(world, s, now=NOW)
-    again = evaluate_rules(world, s, now=NOW)  # the same data again
-    later = evaluate_rules(world, s, now=NOW + 10 * 60 * timedelta(seconds=1))  # still true
+    first = evaluate_rules(world, s.alerts, now=NOW)
+    again = evaluate_rules(world, s.alerts, now=NOW)  # the same data again
+    later = evaluate_rules(world, s.alerts, now=NOW + 10 * 60 * timedelta(seconds=1))  # still true
     assert (first.fired, again.fired, later.fired) == (1, 0, 0)
     assert [o.action for o in (*first.outcomes, *again.outcomes, *later.outcomes)] == [
         "fire",
@@ -48,7 +48,7 @@ def test_fires_once_while_true_then_resolves_with_a_notice(world: Engine) -> Non
         "https://example.org/de@social.bund.de/201", "https://example.org/fr.bsky.social/101",
         "https://example.org/fr.bsky.social/104",
     ]  # fmt: skip
-    resolved = evaluate_rules(world, s, now=NOW + 5 * H)  # most posts have left the 6-hour window
+    resolved = evaluate_rules(world, s.alerts, now=NOW + 5 * H)  # most posts have left the 6-hour window
     assert (resolved.fired, resolved.resolved) == (0, 1)
     (event,) = rows(world, alert_events)
     assert event.resolved_at == NOW + 5 * H
@@ -63,23 +63,23 @@ def test_cooldown_suppresses_a_refire_until_it_has_passed(world: Engine) -> None
     s = settings(
         (rule(name="busy", threshold=3, cooldown_hours=3, scope="account", scope_value="fr.bsky.social"),)
     )
-    assert evaluate_rules(world, s, now=NOW).fired == 1
+    assert evaluate_rules(world, s.alerts, now=NOW).fired == 1
     with world.begin() as conn:  # the storm passes...
         conn.execute(update(posts).where(posts.c.id.in_([101, 102])).values(deleted_at=NOW))
-    assert evaluate_rules(world, s, now=NOW + H).resolved == 1  # only 103 left
+    assert evaluate_rules(world, s.alerts, now=NOW + H).resolved == 1  # only 103 left
     with world.begin() as conn:  # ...and comes back
         conn.execute(update(posts).where(posts.c.id.in_([101, 102])).values(deleted_at=None))
-    suppressed = evaluate_rules(world, s, now=NOW + 2 * H)  # 101, 102, 103: true, but 2 h < 3 h
+    suppressed = evaluate_rules(world, s.alerts, now=NOW + 2 * H)  # 101, 102, 103: true, but 2 h < 3 h
     assert (suppressed.fired, suppressed.outcomes[0].action) == (0, "suppressed")
     with world.begin() as conn:
         conn.execute(update(posts).where(posts.c.id == 103).values(created_at=NOW + 2 * H))
-    assert evaluate_rules(world, s, now=NOW + 3 * H).fired == 1  # 3 h after the first: fires again
+    assert evaluate_rules(world, s.alerts, now=NOW + 3 * H).fired == 1  # 3 h after the first: fires again
     assert len(rows(world, alert_events)) == 2
 
 
 def test_dry_run_changes_nothing(world: Engine) -> None:
     s = settings((rule(name="busy", threshold=5, channels=("hook",)),), (HOOK,))
-    report = evaluate_rules(world, s, now=NOW, dry_run=True)
+    report = evaluate_rules(world, s.alerts, now=NOW, dry_run=True)
     assert [(o.action, o.verdict.value) for o in report.outcomes] == [("fire", 6)]
     assert (
         rows(world, alert_events) == [] and rows(world, alert_states) == [] and rows(world, deliveries) == []
@@ -88,18 +88,18 @@ def test_dry_run_changes_nothing(world: Engine) -> None:
 
 def test_an_older_evaluation_never_undoes_a_newer_one(world: Engine) -> None:
     s = settings((rule(name="busy", threshold=5),))
-    assert evaluate_rules(world, s, now=NOW).fired == 1
-    late = evaluate_rules(world, s, now=NOW - 5 * H)  # a slow process, with an older clock
+    assert evaluate_rules(world, s.alerts, now=NOW).fired == 1
+    late = evaluate_rules(world, s.alerts, now=NOW - 5 * H)  # a slow process, with an older clock
     assert late.outcomes[0].action == "stale"
     assert rows(world, alert_states)[0].firing is True
 
 
 def test_members_leaving_the_scope_are_resolved_silently(world: Engine) -> None:
     s = settings((rule(name="quiet", metric="silence", threshold=48, per_member=True),))
-    assert evaluate_rules(world, s, now=NOW).fired == 1  # us.bsky.social, 80 h
+    assert evaluate_rules(world, s.alerts, now=NOW).fired == 1  # us.bsky.social, 80 h
     narrower = settings((rule(name="quiet", metric="silence", threshold=48, per_member=True, scope="group",
                               scope_value="eu"),))  # fmt: skip
-    evaluate_rules(world, narrower, now=NOW + H)
+    evaluate_rules(world, narrower.alerts, now=NOW + H)
     (state,) = [r for r in rows(world, alert_states) if r.scope == "bluesky:us.bsky.social"]
     assert state.firing is False
     assert rows(world, alert_events)[0].resolved_at == NOW + H
@@ -114,7 +114,7 @@ def _race(url: str, s: Any, workers: int = 4) -> list[Any]:
         engine = make_engine(url)  # each evaluator with its own pool, like separate processes
         try:
             barrier.wait()
-            reports.append(evaluate_rules(engine, s, now=NOW))
+            reports.append(evaluate_rules(engine, s.alerts, now=NOW))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

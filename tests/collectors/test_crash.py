@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from monitor.pipeline import build_collectors, collect_round
+from monitor.accounts import sync_accounts
+from monitor.collection.rounds import collect_round
+from monitor.compose import build_collectors
 from monitor.schema import collection_state, posts
-from monitor.store import sync_accounts
 from tests.collectors.payloads import post_view
 from tests.collectors.servers import Fault
 from tests.collectors.test_pipeline import ACCOUNTS, DID, HANDLE
@@ -24,9 +25,10 @@ import sys
 from datetime import datetime
 from monitor.config import load_settings
 from monitor.db import make_engine
-from monitor.pipeline import build_collectors, collect_round
+from monitor.collection.rounds import collect_round
+from monitor.compose import build_collectors
 s = load_settings(sys.argv[1], {})
-collect_round(make_engine(s.database_url), s, build_collectors(s), platform="bluesky",
+collect_round(make_engine(s.database_url), s.collect, build_collectors(s), platform="bluesky",
               now=datetime.fromisoformat(sys.argv[2]))
 """
 
@@ -61,7 +63,12 @@ def test_sigkill_while_a_page_is_in_flight(make_settings, engine, bsky) -> None:
     collectors = build_collectors(settings)
     try:
         report = collect_round(
-            engine, settings, collectors, platform="bluesky", handle=HANDLE, now=NOW + timedelta(minutes=5)
+            engine,
+            settings.collect,
+            collectors,
+            platform="bluesky",
+            handle=HANDLE,
+            now=NOW + timedelta(minutes=5),
         )
     finally:
         for c in collectors.values():

@@ -10,14 +10,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from collectors.protocol import Collector
-from monitor.config import Settings
-from monitor.pipeline import (
-    build_collectors,
+from monitor.accounts import sync_accounts
+from monitor.collection.rounds import (
     collect_round,
     refresh_engagement,
     refresh_profiles,
     resolve_accounts,
 )
+from monitor.compose import build_collectors
+from monitor.config import Settings
 from monitor.schema import (
     account_handles,
     accounts,
@@ -27,7 +28,6 @@ from monitor.schema import (
     posts,
     profile_snapshots,
 )
-from monitor.store import sync_accounts
 from tests.collectors.conftest import MASTO_DOMAIN
 from tests.collectors.payloads import post_view, status
 from tests.collectors.servers import FakeBluesky, FakeMastodon, Fault
@@ -93,7 +93,9 @@ def _state(engine: Engine, handle: str):
 def test_first_round_backfills_then_later_rounds_fetch_only_new_posts(world, engine, bsky, masto) -> None:
     settings, collectors = world
     seen: list[str] = []
-    report = collect_round(engine, settings, collectors, now=NOW, on_account=lambda r: seen.append(r.label))
+    report = collect_round(
+        engine, settings.collect, collectors, now=NOW, on_account=lambda r: seen.append(r.label)
+    )
     assert (report.count("ok"), report.new_posts) == (2, 9) and len(seen) == 2
     assert _counts(engine) == {"bluesky": 5, "mastodon": 4}  # the 40-day-old posts are before the backfill
     b, m = _state(engine, HANDLE), _state(engine, MHANDLE)
@@ -109,7 +111,7 @@ def test_first_round_backfills_then_later_rounds_fetch_only_new_posts(world, eng
         0, status("101", masto.accounts["42"], "<p>new</p>", NOW + timedelta(hours=1))
     )
     before = len(bsky.seen) + len(masto.seen)
-    report = collect_round(engine, settings, collectors, now=NOW + timedelta(hours=2))
+    report = collect_round(engine, settings.collect, collectors, now=NOW + timedelta(hours=2))
     assert report.new_posts == 2 and _counts(engine) == {"bluesky": 6, "mastodon": 5}
     assert len(bsky.seen) + len(masto.seen) - before == 3  # one feed page; one page plus the empty end
     assert masto.calls("/api/v1/accounts/42/statuses")[-1].query["since_id"] == ["100"]
@@ -120,7 +122,7 @@ def test_a_crash_mid_walk_resumes_without_gap_or_duplicate(world, engine, bsky, 
     bsky.page_size, masto.page_size = 2, 2
     bsky.fail("/xrpc/app.bsky.feed.getAuthorFeed", Fault(), Fault(body=b'{"feed": [{"post": {"uri":'))
     masto.fail("/api/v1/accounts/42/statuses", Fault(), *[Fault(status=500)] * 3)
-    report = collect_round(engine, settings, collectors, now=NOW)
+    report = collect_round(engine, settings.collect, collectors, now=NOW)
     assert report.count("failed") == 2 and _counts(engine) == {"bluesky": 2, "mastodon": 2}
     b, m = _state(engine, HANDLE), _state(engine, MHANDLE)
     assert (b.walk_cursor, b.walk_top, b.cursor, b.consecutive_failures) == ("2", NOW.isoformat(), None, 1)
@@ -128,10 +130,10 @@ def test_a_crash_mid_walk_resumes_without_gap_or_duplicate(world, engine, bsky, 
     # Meanwhile a new post arrives; the restart finishes the old walk first, then catches up.
     bsky.feeds[DID].insert(0, {"post": post_view(DID, HANDLE, "new", "new", NOW + timedelta(minutes=30))})
     later = NOW + timedelta(hours=1)
-    collect_round(engine, settings, collectors, now=later)
+    collect_round(engine, settings.collect, collectors, now=later)
     assert _counts(engine) == {"bluesky": 5, "mastodon": 4}
     assert _state(engine, HANDLE).cursor == NOW.isoformat() and _state(engine, MHANDLE).cursor == "100"
-    collect_round(engine, settings, collectors, now=later + timedelta(minutes=15))
+    collect_round(engine, settings.collect, collectors, now=later + timedelta(minutes=15))
     with engine.connect() as conn:
         uris = conn.execute(select(posts.c.uri)).scalars().all()
         snaps = conn.execute(select(func.count()).select_from(engagement_snapshots)).scalar()
@@ -145,23 +147,25 @@ def test_gone_accounts_are_flagged_then_left_alone_until_rechecked(world, engine
     bsky.errors[HANDLE] = (400, "AccountDeactivated", "Account is deactivated")
     masto.gone["42"] = 410
     masto.fail("/api/v1/accounts/lookup", Fault(status=410, body=b'{"error": "Gone"}'))
-    report = collect_round(engine, settings, collectors, now=NOW)
+    report = collect_round(engine, settings.collect, collectors, now=NOW)
     assert report.count("unavailable") == 2
     b, m = _state(engine, HANDLE), _state(engine, MHANDLE)
     assert (b.status, m.status) == ("deactivated", "gone")
     assert b.next_attempt_at == NOW + timedelta(hours=24) and "AccountDeactivated" in b.last_error
     asked = len(bsky.seen) + len(masto.seen)
-    report = collect_round(engine, settings, collectors, now=NOW + timedelta(hours=1))
+    report = collect_round(engine, settings.collect, collectors, now=NOW + timedelta(hours=1))
     assert (report.results, report.skipped) == ((), 2) and len(bsky.seen) + len(masto.seen) == asked
     del bsky.errors[HANDLE]
-    report = collect_round(engine, settings, collectors, platform="bluesky", now=NOW + timedelta(hours=25))
+    report = collect_round(
+        engine, settings.collect, collectors, platform="bluesky", now=NOW + timedelta(hours=25)
+    )
     assert report.count("ok") == 1 and _state(engine, HANDLE).status == "ok"
 
 
 def test_one_failing_host_never_stops_the_others(world, engine, bsky, masto) -> None:
     settings, collectors = world
     masto.fail("/api/v1/accounts/lookup", *[Fault(status=503)] * 3)
-    report = collect_round(engine, settings, collectors, now=NOW)
+    report = collect_round(engine, settings.collect, collectors, now=NOW)
     assert {r.label: r.outcome for r in report.results} == {
         f"bluesky:{HANDLE}": "ok",
         f"mastodon:{MHANDLE}": "failed",
@@ -178,7 +182,7 @@ def test_one_failing_host_never_stops_the_others(world, engine, bsky, masto) -> 
 
 def test_engagement_refresh_snapshots_changes_edits_and_deletions(world, engine, bsky, masto) -> None:
     settings, collectors = world
-    collect_round(engine, settings, collectors, now=NOW)
+    collect_round(engine, settings.collect, collectors, now=NOW)
     with engine.begin() as conn:
         conn.execute(posts.update().values(scored_with="models-v1"))
     bsky.feeds[DID][0]["post"]["likeCount"] = 40
@@ -186,7 +190,7 @@ def test_engagement_refresh_snapshots_changes_edits_and_deletions(world, engine,
     masto.statuses["42"][0].update(
         content="<p>toot 0, corrected</p>", edited_at="2026-10-15T12:30:00.000Z", favourites_count=8
     )
-    report = refresh_engagement(engine, settings, collectors, now=NOW + timedelta(hours=1))
+    report = refresh_engagement(engine, settings.collect, collectors, now=NOW + timedelta(hours=1))
     assert (report.accounts, report.snapshots, report.deleted, report.failed) == (2, 2, 1, ())
     with engine.connect() as conn:
         deleted = conn.execute(select(posts.c.uri).where(posts.c.deleted_at.is_not(None))).scalars().all()
@@ -207,18 +211,18 @@ def test_engagement_refresh_snapshots_changes_edits_and_deletions(world, engine,
     assert deleted == [f"at://{DID}/app.bsky.feed.post/p1"]
     assert versions == ["toot 0"] and tuple(edited) == ("toot 0, corrected", None, 8)
     assert series == [0, 40]  # collected with 0 likes, then the change
-    again = refresh_engagement(engine, settings, collectors, now=NOW + timedelta(hours=2))
+    again = refresh_engagement(engine, settings.collect, collectors, now=NOW + timedelta(hours=2))
     assert (again.snapshots, again.deleted) == (0, 0)
 
 
 def test_resolve_and_profiles_record_handle_changes_and_followers(world, engine, bsky, masto) -> None:
     settings, collectors = world
-    report = resolve_accounts(engine, settings, collectors, now=NOW)
+    report = resolve_accounts(engine, settings.collect, collectors, now=NOW)
     assert report.resolved == (f"bluesky:{HANDLE}", f"mastodon:{MHANDLE}") and not report.failed
-    first = refresh_profiles(engine, settings, collectors, now=NOW)
-    same = refresh_profiles(engine, settings, collectors, now=NOW + timedelta(hours=6))
+    first = refresh_profiles(engine, settings.collect, collectors, now=NOW)
+    same = refresh_profiles(engine, settings.collect, collectors, now=NOW + timedelta(hours=6))
     bsky.profiles[DID].update(handle="ambassade.example.org", followersCount=51)
-    changed = refresh_profiles(engine, settings, collectors, now=NOW + timedelta(hours=12))
+    changed = refresh_profiles(engine, settings.collect, collectors, now=NOW + timedelta(hours=12))
     assert (first.snapshots, same.snapshots, changed.snapshots) == (2, 0, 1)
     with engine.connect() as conn:
         handles = (
@@ -232,19 +236,19 @@ def test_resolve_and_profiles_record_handle_changes_and_followers(world, engine,
     assert handles == ["amb@social.example.gov", "ambassade.example.org", HANDLE]
     assert followers == [50, 100, 51]
     del bsky.handles[HANDLE]  # the old handle no longer resolves, the DID does
-    assert collect_round(engine, settings, collectors, now=NOW).count("ok") == 2
+    assert collect_round(engine, settings.collect, collectors, now=NOW).count("ok") == 2
 
 
 def test_since_fetches_older_history_once(world, engine, bsky) -> None:
     settings, collectors = world
-    collect_round(engine, settings, collectors, now=NOW)
+    collect_round(engine, settings.collect, collectors, now=NOW)
     report = collect_round(
-        engine, settings, collectors, since=NOW - timedelta(days=60), now=NOW + timedelta(hours=1)
+        engine, settings.collect, collectors, since=NOW - timedelta(days=60), now=NOW + timedelta(hours=1)
     )
     assert report.new_posts == 2 and _counts(engine) == {"bluesky": 6, "mastodon": 5}
     assert _state(engine, HANDLE).backfilled_from == NOW - timedelta(days=60)
     report = collect_round(
-        engine, settings, collectors, since=NOW - timedelta(days=60), now=NOW + timedelta(hours=2)
+        engine, settings.collect, collectors, since=NOW - timedelta(days=60), now=NOW + timedelta(hours=2)
     )
     assert report.pages == 2  # history already there: back to one page per account
 
@@ -254,10 +258,10 @@ def test_a_database_failure_fails_the_round_without_backing_off_accounts(world, 
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE posts RENAME TO posts_away")
     with pytest.raises(DBAPIError):
-        collect_round(engine, settings, collectors, now=NOW)
+        collect_round(engine, settings.collect, collectors, now=NOW)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE posts_away RENAME TO posts")
         failures = conn.execute(select(func.count()).where(collection_state.c.consecutive_failures > 0))
         assert failures.scalar_one() == 0
-    report = collect_round(engine, settings, collectors, now=NOW)
+    report = collect_round(engine, settings.collect, collectors, now=NOW)
     assert report.count("ok") == 2 and _counts(engine) == {"bluesky": 5, "mastodon": 4}

@@ -35,8 +35,10 @@ ACCOUNTS = [
 # snaps: engagement snapshots as (age, (likes, reposts, replies, quotes));
 # score: (detected language, sentiment label, sentiment score, {topic: score}).
 POSTS: list[dict[str, Any]] = [
+    # Known at 24 h (2, observed again at 25 h): the baseline October's first post is judged against.
     {"id": 10, "account": 1, "created": "2026-09-30 23:59:59.999999", "text": "Last of September",
-     "lang": "fr", "counts": (3, 0, 0, 0), "seen": 1 * H, "snaps": [(1 * H, (3, 0, 0, 0))],
+     "lang": "fr", "counts": (3, 0, 0, 0), "seen": 25 * H,
+     "snaps": [(1 * H, (2, 0, 0, 0)), (25 * H, (3, 0, 0, 0))],
      "score": ("fr", "negative", -0.4, {"security": 0.8})},
     {"id": 1, "account": 1, "created": "2026-10-01 00:00:00", "text": "Bonjour, le monde — culture!",
      "lang": "fr", "counts": (10, 2, 1, 0), "seen": 30 * H,

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 from monitor.cli.export import resolve_period
 from monitor.cli.main import cli
 from monitor.cli.report import default_name
+from monitor.reporting.selection import Period, Selection
 from monitor.schema import posts
-from monitor.selection import Period, Selection
 from monitor.sqlparts import plus_seconds, utc_day
 from tests.export.test_posts_csv import EXPECTED
 

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
-from monitor.export import POST_COLUMNS, cell, export_posts, iter_posts, safe_text, write_csv
-from monitor.selection import Period, Selection
+from monitor.reporting.posts_csv import POST_COLUMNS, cell, export_posts, iter_posts, safe_text, write_csv
+from monitor.reporting.selection import Period, Selection
 from tests.export.conftest import build_dataset
 
 OCTOBER = Period.month("2026-10")

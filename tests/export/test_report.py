@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import Engine
 
-from monitor.report import Totals, gather_report
-from monitor.report_html import render_report
-from monitor.report_text import headline
-from monitor.schema import accounts, posts
-from monitor.selection import Period, Selection
+from monitor.reporting.gather import Totals, gather_report
+from monitor.reporting.html import render_report
+from monitor.reporting.selection import Period, Selection
+from monitor.reporting.text import headline
+from monitor.schema import accounts, posts, profile_snapshots, scores
 from tests.export.conftest import scores_and_topics
 
 OCTOBER = Selection(Period.month("2026-10"))
@@ -33,9 +33,10 @@ def test_figures_of_the_month(dataset: Engine) -> None:
         "DE": {date(2026, 10, 5): 1, date(2026, 10, 31): 1},
     }
     assert data.daily[date(2026, 10, 10)] == {"posts": 1, "scored": 1, "tone_sum": -0.6, "negative": 1}
-    assert data.topics == {"culture": (3, 0), "education": (2, 0), "climate": (1, 0), "human_rights": (1, 1),
-                           "security": (1, 1)}  # fmt: skip
-    assert data.previous_topics == {"security": (1, 1)}
+    # (posts, scored, negative) per theme
+    assert data.topics == {"culture": (3, 3, 0), "education": (2, 2, 0), "climate": (1, 1, 0),
+                           "human_rights": (1, 1, 1), "security": (1, 1, 1)}  # fmt: skip
+    assert data.previous_topics == {"security": (1, 1, 1)}
     assert data.languages == {"en": 3, "fr": 2, "de": 2}
     assert [(p.url[-1], p.engagement) for p in data.top_engagement[:3]] == [("4", 38), ("1", 13), ("7", 5)]
     assert [(p.url, p.e24, p.ratio) for p in data.top_overperformance] == [("https://example.org/1", 5, 2.5)]
@@ -76,7 +77,7 @@ def test_country_report_shows_accounts_and_the_negative_topic(dataset: Engine) -
     assert data.by == "account"
     assert set(data.volume) == {"diplomatie.gouv.fr", "franceinusa.bsky.social"}
     assert data.labels["diplomatie.gouv.fr"] == "France Diplomatie"
-    assert "the negative share was highest on security (67% of 3 posts)" in headline(data)[2]
+    assert "the negative share was highest on security (67% of 3 scored posts)" in headline(data)[2]
 
 
 def test_post_content_is_escaped_and_the_file_is_self_contained(dataset: Engine) -> None:
@@ -98,3 +99,18 @@ def test_post_content_is_escaped_and_the_file_is_self_contained(dataset: Engine)
     assert hrefs and all(h.startswith("https://example.org/") for h in hrefs)
     assert "default-src 'none'" in html
     assert html.count('<svg class="chart"') == 6
+
+
+def test_what_was_not_measured_shows_as_a_dash_not_zero(dataset: Engine) -> None:
+    """No follower count collected is not 0 followers; no post scored for tone is not 0% negative."""
+    with dataset.begin() as conn:
+        conn.execute(profile_snapshots.delete())
+        conn.execute(scores.delete())
+    with dataset.connect() as conn:
+        html = render_report(gather_report(conn, OCTOBER, now=NOW))
+    kpis = {label: value for label, value in re.findall(
+        r'<div class="kpi-label">([^<]+)</div><div class="kpi-value">([^<]+)</div>', html)}  # fmt: skip
+    assert (kpis["Followers"], kpis["Negative share"]) == ("–", "–")
+    themes = html.split('id="themes"')[1].split("</table>")[0]
+    negative = re.findall(r"<td class=num>([^<]*)</td></tr>", themes)
+    assert negative and set(negative) == {"–"}  # the Negative column of every theme

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.report import gather_report
-from monitor.report_html import render_report
+from monitor.reporting.gather import gather_report
+from monitor.reporting.html import render_report
+from monitor.reporting.selection import Period, Selection
 from monitor.schema import posts
-from monitor.selection import Period, Selection
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = (

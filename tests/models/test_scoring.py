@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, select
 from collectors.records import Post
 from models.scorer import Score, Scorer
 from models.settings import ModelSettings
+from monitor.accounts import sync_accounts
+from monitor.collection.store import save_posts
 from monitor.config import Account
 from monitor.db import make_engine
 from monitor.schema import post_topics, posts, scores
 from monitor.scoring import score_pending, unscored_count
-from monitor.store import save_posts, sync_accounts
 from tests.conftest import NOW
 from tests.tiny_models import build_tiny_models
 

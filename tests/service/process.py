@@ -58,7 +58,7 @@ class ServiceProcess:
 
     def runs(self, job: str | None = None, outcome: str = "ok") -> list[dict[str, Any]]:
         """The job-run lines (outcome ok or failed) of `job`, or of every job."""
-        found = self.records(logger="monitor.jobs", outcome=outcome)
+        found = self.records(logger="monitor.service.jobs", outcome=outcome)
         return [r for r in found if job is None or r.get("job") == job]
 
     def wait_log(self, timeout: float = 60, what: str = "a log line", **match: Any) -> dict[str, Any]:

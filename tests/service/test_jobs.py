@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, select
 
 from monitor.db import make_engine
-from monitor.jobs import Job, JobRunner, period_start, report_counts
-from monitor.locks import AdvisoryLocks, NoLocks
 from monitor.schema import service_jobs
-from monitor.service import AlignedInterval
+from monitor.service.jobs import Job, JobRunner, period_start, report_counts
+from monitor.service.locks import AdvisoryLocks, NoLocks
+from monitor.service.scheduler import AlignedInterval
 from tests.conftest import NOW
 
 
@@ -84,7 +84,7 @@ def test_exclusive_job_runs_once_per_period(engine: Engine, caplog: pytest.LogCa
     clock, calls = Clock(), []
     job = Job("collect-bluesky", lambda now, stop: calls.append(now) or Report(2, ()), 900)
     runner = _runner(engine, clock)
-    caplog.set_level(logging.INFO, "monitor.jobs")
+    caplog.set_level(logging.INFO, "monitor.service.jobs")
     assert runner.run(job) == "ok"
     clock.now = NOW + timedelta(minutes=14)
     assert runner.run(job) == "done"
@@ -97,7 +97,7 @@ def test_exclusive_job_runs_once_per_period(engine: Engine, caplog: pytest.LogCa
         "ok",
         clock.now,
     )
-    lines = [r for r in caplog.records if r.name == "monitor.jobs" and r.levelno == logging.INFO]
+    lines = [r for r in caplog.records if r.name == "monitor.service.jobs" and r.levelno == logging.INFO]
     assert [r.fields["outcome"] for r in lines] == ["ok", "ok"]  # type: ignore[attr-defined]
     assert lines[0].fields["counts"] == {"inserted": 2, "accounts": 0, "total": 20}  # type: ignore[attr-defined]
     assert "job collect-bluesky ok in" in lines[0].getMessage() and "inserted=2" in lines[0].getMessage()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.locks import AdvisoryLocks, AlreadyRunning, NoLocks, ProcessLock, lock_key, make_locks
+from monitor.service.locks import AdvisoryLocks, AlreadyRunning, NoLocks, ProcessLock, lock_key, make_locks
 
 
 def test_lock_keys_are_stable_and_distinct() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.logs import Masker, configure_logging, settings_secrets
+from monitor.service.logs import Masker, configure_logging, settings_secrets
 
 
 class Terminal(io.StringIO):
@@ -53,12 +53,12 @@ def test_json_lines_carry_fields_and_mask_secrets(restore_root: None) -> None:
 def test_text_on_a_terminal(restore_root: None) -> None:
     stream = Terminal()
     configure_logging("auto", "INFO", ["tok3n-value"], stream)
-    logging.getLogger("monitor.jobs").info(
+    logging.getLogger("monitor.service.jobs").info(
         "job score ok in 0.50s",
         extra={"fields": {"job": "score", "duration_s": 0.5, "counts": {"scored": 3}}},
     )
     line = stream.getvalue().strip()
-    assert line.endswith("INFO  monitor.jobs: job score ok in 0.50s  job=score duration_s=0.5")
+    assert line.endswith("INFO  monitor.service.jobs: job score ok in 0.50s  job=score duration_s=0.5")
     assert not line.startswith("{")
 
 

@@ -1,20 +1,24 @@
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent, JobExecutionEvent
 from sqlalchemy import select
 
+from monitor.compose import job_names, wanted_jobs
 from monitor.config import Settings
-from monitor.db import make_engine
-from monitor.jobs import Job
-from monitor.locks import NoLocks
+from monitor.db import make_engine, make_probe_engine
+from monitor.errors import UnknownJob
 from monitor.schema import deliveries, service_jobs
-from monitor.service import Service, job_names, make_monitor_engine, wanted_jobs
+from monitor.service.jobs import Job
+from monitor.service.locks import NoLocks
+from monitor.service.scheduler import Service
 from tests.conftest import NOW
 from tests.service.conftest import http_get
 
@@ -60,7 +64,7 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
     ]
     hosts = {"public.api.bsky.app": HostStats(10, 1, 2, 0.5)}
     service = Service(
-        settings, engine, jobs, locks=NoLocks(), backlog=lambda eng: 42, host_stats=lambda: hosts
+        settings.service, engine, jobs, locks=NoLocks(), backlog=lambda eng: 42, host_stats=lambda: hosts
     )
     service.start()
     try:
@@ -97,8 +101,8 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
 def test_healthz_is_503_when_the_database_does_not_answer(service_settings: Callable[..., Settings]) -> None:
     settings = service_settings()
     engine = make_engine(settings.database_url)
-    closed = make_monitor_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
-    service = Service(settings, engine, [], locks=NoLocks(), monitor_engine=closed)
+    closed = make_probe_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
+    service = Service(settings.service, engine, [], locks=NoLocks(), monitor_engine=closed)
     service.start()
     try:
         status, body = http_get(service.health.url + "/healthz")
@@ -126,7 +130,7 @@ def test_stop_waits_for_the_batch_in_hand_then_gives_up(service_settings: Callab
     def stubborn(now: datetime, stop: threading.Event) -> None:
         stubborn_release.wait(30)
 
-    service = Service(settings, engine, [Job("score", polite, 60, exclusive=False),
+    service = Service(settings.service, engine, [Job("score", polite, 60, exclusive=False),
                                          Job("profiles", stubborn, 60)], locks=NoLocks())  # fmt: skip
     service.start()
     assert started.wait(10)
@@ -148,6 +152,66 @@ def test_job_selection(service_settings: Callable[..., Settings]) -> None:
                                    "deliver"]  # fmt: skip
     assert wanted_jobs(settings, ["score"]) == ["score"]
     assert wanted_jobs(settings, ["collect", "deliver"]) == ["collect-mastodon", "deliver"]
-    with pytest.raises(ValueError, match="no job collect-bluesky in this configuration"):
+    with pytest.raises(UnknownJob, match="no job collect-bluesky in this configuration"):
         wanted_jobs(settings, ["collect-bluesky"])
     assert job_names(service_settings()) == ["score", "alerts", "deliver"]  # nothing to collect
+
+
+def test_start_says_which_jobs_run_now_and_which_already_ran_in_this_period(
+    service_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart within a period runs nothing twice, and says so at INFO rather than in silence."""
+    settings = service_settings()
+    engine = make_engine(settings.database_url)
+    clock = lambda: NOW + timedelta(minutes=7)  # noqa: E731 - in the 12:00-13:00 period
+    with engine.begin() as conn:
+        conn.execute(service_jobs.insert().values(
+            name="profiles", period_start=NOW, status="ok", owner="host-a:41", started_at=NOW,
+            finished_at=NOW + timedelta(minutes=1),
+        ))  # fmt: skip
+    ran: list[str] = []
+    jobs = [Job("profiles", lambda now, stop: ran.append("profiles"), 3600),
+            Job("alerts", lambda now, stop: ran.append("alerts"), 3600)]  # fmt: skip
+    service = Service(settings.service, engine, jobs, locks=NoLocks(), clock=clock)
+    with caplog.at_level(logging.INFO, logger="monitor.service.scheduler"):
+        service.start()
+        try:
+            _wait_for(lambda: ran == ["alerts"] and service.runner.active() == [])
+        finally:
+            service.shutdown()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ")]
+    assert lines == [
+        "job profiles: already ran in this period (started 12:00:00 UTC by host-a:41); "
+        "next run 13:00:00 UTC, then every 60 min",
+        "job alerts: runs now, then every 60 min",
+    ]
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.getMessage().startswith("job "))
+
+
+def test_overlapping_runs_are_info_until_a_job_overruns_three_periods(
+    service_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = service_settings()
+    engine = make_engine(settings.database_url)
+    service = Service(settings.service, engine, [Job("score", lambda now, stop: None, 60)], locks=NoLocks())
+    levels = []
+    for running_for in (30, 170, 190):  # seconds; three periods of 60 s are 180 s
+        service.runner._active["score"] = time.monotonic() - running_for
+        with caplog.at_level(logging.INFO, logger="monitor.service.scheduler"):
+            caplog.clear()
+            service._scheduler_event(JobEvent(EVENT_JOB_MAX_INSTANCES, "score", "default"))
+        levels.append((caplog.records[0].levelname, caplog.records[0].getMessage()))
+    late = datetime.now(UTC) - timedelta(seconds=200)
+    with caplog.at_level(logging.INFO, logger="monitor.service.scheduler"):
+        caplog.clear()
+        service._scheduler_event(JobExecutionEvent(EVENT_JOB_MISSED, "score", "default", late))
+    levels.append((caplog.records[0].levelname, caplog.records[0].getMessage()))
+    del service.runner._active["score"]
+    service.health.server.server_close()  # never started: nothing to shut down
+    engine.dispose()
+    assert levels == [
+        ("INFO", "job score still running after 30 s: its next run waits for the next period"),
+        ("INFO", "job score still running after 3 min: its next run waits for the next period"),
+        ("WARNING", "job score still running after 3 min: its next run waits for the next period"),
+        ("WARNING", "job score missed its run by 3 min"),
+    ]
