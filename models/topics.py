@@ -27,7 +27,7 @@ from models.taxonomy import Taxonomy
 
 RULE_FIRST = 0.5
 RULE_STEP = 0.15
-MAX_TOPICS = 3  # an analyst files a post under three topics at most; the strongest are kept
+MAX_TOPICS = 2  # the strongest two: analysts give a third topic to 3% of posts (tuning half)
 # A passing mention is no topic: rules of a topic count only with at least this share of the
 # keywords of the post's strongest topic (one keyword beside a topic with three is dropped).
 RELATIVE = 0.34
