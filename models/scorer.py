@@ -125,8 +125,12 @@ class Scorer:
         return self.versions().fingerprint
 
     def load(self) -> Versions:
-        """Load every model that is there (idempotent; loads a model that has appeared since)."""
-        v = self.versions()
+        """Load the models found by the last `versions()` (idempotent; a model found since is loaded).
+
+        Models are looked for again only by `versions()`, so the batches of one scoring run all
+        use the models its first call found, and are stored under one fingerprint.
+        """
+        v = self._versions or self.versions()
         if self._loaded == v and self.topics is not None:
             return v
         s = self.settings
