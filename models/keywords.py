@@ -1,8 +1,7 @@
 """Keyword and phrase rules per language: topic hits in any script, with no model at all.
 
-Texts and keywords are normalised the same way (NFKC, case-folded; Arabic and Persian letter
-variants and diacritics folded; Greek accents and Turkish dotted/dotless i folded) and split
-into words. A rule is one keyword of one topic in one language:
+Texts and keywords are normalised and split into words the same way (models.words). A rule is
+one keyword of one topic in one language:
 
     word        the whole word ("art" does not match "article")
     word*       a word starting with it ("cultur*": culture, cultural, culturel)
@@ -30,76 +29,16 @@ compound forms), not a regular expression per keyword.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u0591-\u05c7\u0307]")
-_FOLD = str.maketrans(
-    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ۀ": "ه",
-     "’": "'", "‘": "'", "ʼ": "'", "ı": "i", "‐": "-", "‑": "-"}
-)  # fmt: skip
-_GREEK = re.compile("[\u0370-\u03ff\u1f00-\u1fff]")
-_ARABIC = re.compile("[\u0600-\u06ff]")
-_HEBREW = re.compile("[\u05d0-\u05ea]")
-_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # kana and Han
-# Letters, digits and the vowel signs of the Indic scripts (combining marks, which \w leaves out).
-_L = r"[^\W_]|[\u0900-\u0963\u0966-\u0dff]"
-_WORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*\*?")
-_KEYWORD = re.compile(rf"\*?(?:{_L})+(?:['\-](?:{_L})+)*(?:-?\*)?")  # "deutsch-*": words starting "deutsch-"
-_HANGUL = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
-_SCRIPT_RUNS = re.compile(f"{_UNSPACED.pattern}+|{_HANGUL}+|(?:(?!{_UNSPACED.pattern}|{_HANGUL})[^\\s])+")
-_MIXED = re.compile(f"{_UNSPACED.pattern}|{_HANGUL}")
-_HASHTAG = re.compile(r"#(\w*[a-z]\w*[A-Z]\w*)")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+from models.words import ARABIC, KEYWORD, UNSPACED, letters, normalise, tokenise
+
 MIN_INFIX = 3  # letters of a part found anywhere in a word (*word*): shorter ones hit inside anything
 MIN_SUFFIX = 2  # letters of a compound head (*word)
 MEMO = 100_000  # words remembered per language with the rules their form matches
 WEAK = 0.5  # what a weak keyword (~word) counts: alone it is evidence, not a topic
-# wa/fa, then bi/ka/li, then the article (li + al is written lil): longest first.
-_AR_PROCLITICS = sorted(
-    {c + p + a for c in ("", "و", "ف") for p in ("", "ب", "ك", "ل") for a in ("", "ال")}
-    | {"لل", "ولل", "فلل"},
-    key=len,
-    reverse=True,
-)
-# ve/she, then be/le/mi/ke, then the article ha: longest first.
-_HE_PROCLITICS = sorted(
-    {c + p + a for c in ("", "ו", "ש", "וש") for p in ("", "ב", "ל", "מ", "כ") for a in ("", "ה")} - {""},
-    key=len,
-    reverse=True,
-)
-
-
-def normalise(text: str) -> str:
-    """Case-folded NFKC text with letter variants folded; what rules are matched against."""
-    if "#" in text:
-        text = _HASHTAG.sub(lambda m: f"#{m[1]} {_CAMEL.sub(' ', m[1])}", text)
-    text = unicodedata.normalize("NFKC", text).casefold()
-    if _GREEK.search(text):
-        text = unicodedata.normalize(
-            "NFC", "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-        )
-    return _MARKS.sub("", text).translate(_FOLD)
-
-
-@lru_cache(maxsize=100_000)
-def variants(word: str) -> tuple[str, ...]:
-    """The word and the forms it is also tried as: parts around ' and -, without proclitics."""
-    out = [word]
-    if "'" in word or "-" in word:
-        parts = [p for p in re.split(r"['\-]", word) if p]
-        out += parts
-        if "'" in word:  # l'exposition -> exposition; embassy's -> embassy
-            head, _, tail = word.partition("'")
-            out += [tail, head]
-    if _ARABIC.match(word):
-        out += [word[len(p) :] for p in _AR_PROCLITICS if word.startswith(p) and len(word) - len(p) >= 2]
-    elif _HEBREW.match(word):
-        out += [word[len(p) :] for p in _HE_PROCLITICS if word.startswith(p) and len(word) - len(p) >= 2]
-    return tuple(dict.fromkeys(w for w in out if w))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,29 +100,29 @@ class KeywordRules:
         self._short_infix = any(len(k) < 3 for k in self.infix)  # two Hangul syllables
 
     def _except(self, topic: str, keyword: str, kw: str) -> None:
-        if _UNSPACED.search(kw):
+        if UNSPACED.search(kw):
             self.unspaced_exceptions[topic].append(kw.strip("*"))
             return
-        words = tuple(Pattern.parse(w) for w in _KEYWORD.findall(kw))
+        words = tuple(Pattern.parse(w) for w in KEYWORD.findall(kw))
         if not words:
             raise KeywordError(f"exception {keyword!r} has no letters")
         self.exceptions[topic].append(words)
 
     def _add(self, topic: str, keyword: str, kw: str, *, weak: bool) -> None:
         key = ("~" if weak else "") + kw  # what `found` reports: the weight travels with it
-        if _UNSPACED.search(kw):
+        if UNSPACED.search(kw):
             self.unspaced.append((kw.strip("*"), topic, key))
             return
-        words = [Pattern.parse(w) for w in _KEYWORD.findall(kw)]
+        words = [Pattern.parse(w) for w in KEYWORD.findall(kw)]
         if not words:
             raise KeywordError(f"keyword {keyword!r} has no letters")
         for p in words:
-            if not p.start and _letters(p.text) < (MIN_SUFFIX if p.end else MIN_INFIX):
+            if not p.start and letters(p.text) < (MIN_SUFFIX if p.end else MIN_INFIX):
                 raise KeywordError(f"keyword {keyword!r}: too short a part to find inside words")
-            if not p.end and _letters(p.text) < 2:
+            if not p.end and letters(p.text) < 2:
                 raise KeywordError(f"keyword {keyword!r}: a prefix needs 2+ letters")
         first = words[0]
-        if _ARABIC.match(first.text) and first.text.startswith("ال") and len(first.text) > 3:
+        if ARABIC.match(first.text) and first.text.startswith("ال") and len(first.text) > 3:
             words[0] = Pattern(first.text[2:], first.start, first.end)  # the article is tried off the text
         rule = _Rule(topic, key, tuple(words))
         head = words[0]
@@ -207,7 +146,7 @@ class KeywordRules:
         where: the word's position, or for unspaced keywords minus one minus the character offset.
         """
         found: set[tuple[str, str, int]] = set()
-        if self.unspaced and _UNSPACED.search(norm):
+        if self.unspaced and UNSPACED.search(norm):
             masked: dict[str, str] = {}  # topic -> the text with its exceptions blanked out
             for text, topic, key in self.unspaced:
                 if text not in norm:
@@ -273,24 +212,6 @@ def _rest_matches(words: Sequence[Pattern], tokens: Sequence[tuple[str, ...]], a
     return all(
         any(pattern.matches(f) for f in tokens[at + offset]) for offset, pattern in enumerate(words[1:], 1)
     )
-
-
-def _letters(text: str) -> int:
-    """Length, a Hangul syllable counting as the two or three letters it is made of."""
-    return sum(2 if "\uac00" <= c <= "\ud7a3" else 1 for c in text)
-
-
-def tokenise(norm: str) -> list[tuple[str, ...]]:
-    """The words of a normalised text, each with the forms it is also tried as.
-
-    Han, kana and Hangul are cut off from the letters around them ("g7広島aiプロセス": g7, 広島,
-    ai, プロセス; "koica를": koica, 를), so Latin keywords of those lists find whole words too.
-    Underscores separate words (#حقوق_المرأة).
-    """
-    words = [w.strip("*") for w in _WORD.findall(norm)]
-    if _MIXED.search(norm):
-        words = [part for w in words for part in (_SCRIPT_RUNS.findall(w) if _MIXED.search(w) else [w])]
-    return [variants(w) for w in words if w]
 
 
 def _count(found: Iterable[tuple[str, str, int]]) -> dict[str, float]:

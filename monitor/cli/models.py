@@ -126,7 +126,7 @@ def models_eval(app: App, file: Path, as_json: bool, compare_runtime: bool, fit_
                 confusions: int) -> None:  # fmt: skip
     """Check the models against posts you labelled: FILE has one JSON object a line with `text`,
     `topics` (a list of topic ids), and optionally `lang` and `sentiment`."""
-    from models import ModelError
+    from models import ModelError, calibrate
     from models import evaluate as ev
     from monitor.compose import build_scorer
 
@@ -139,9 +139,9 @@ def models_eval(app: App, file: Path, as_json: bool, compare_runtime: bool, fit_
         report.confusions = report.confusions[:confusions]
         extra: dict[str, Any] = {"parts": list(versions.parts), "missing": dict(versions.missing)}
         if compare_runtime:
-            extra["compare_runtime"] = ev.compare_precision(s, base, posts)
+            extra["compare_runtime"] = calibrate.compare_precision(s, base, posts)
         if fit_calibration:
-            extra["fit_calibration"] = asdict(ev.fit(s, base, posts)) | {"encoder": s.embedding}
+            extra["fit_calibration"] = asdict(calibrate.fit(s, base, posts)) | {"encoder": s.embedding}
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

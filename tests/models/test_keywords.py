@@ -5,10 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import TaxonomyError
-from models.keywords import KeywordError, KeywordRules, LanguageRules, normalise, signals, tokenise
+from models.keywords import KeywordError, KeywordRules, LanguageRules, signals
 from models.scorer import Scorer
 from models.settings import DEFAULT_LANGUAGES
 from models.taxonomy import REQUIRED_LANGUAGES, load_taxonomy
+from models.words import normalise, tokenise
 
 TOPICS = (
     "culture", "education", "science_research", "digital_tech", "cybersecurity", "economy_trade",
