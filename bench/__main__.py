@@ -12,6 +12,7 @@ BENCHMARKS = {
     "export": "bench.export",
     "service": "bench.service",
     "dashboard": "bench.dashboard",
+    "topics": "bench.topics",
 }
 
 

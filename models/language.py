@@ -26,14 +26,18 @@ from typing import Any
 NAME = "py3langid"
 # Links and @mentions say nothing about the language and mislead n-gram detectors.
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@[\w.\-]+(?:@[\w.\-]+)?", re.UNICODE)
+_KANA = re.compile("[\u3041-\u309f\u30a0-\u30ff]")
+SECOND_LANGUAGE = 0.2  # a further language this likely is read with its own rules too
+DECLARED_SUPPORT = 0.02  # a declared language counts when the text gives it at least this
 
 
 @dataclass(frozen=True, slots=True)
 class Detected:
-    """The detector's best guess for one text."""
+    """The detector's best guess for one text, and the other languages it may be in."""
 
     language: str | None  # ISO 639-1, None when there is no text to judge
     confidence: float
+    others: tuple[tuple[str, float], ...] = ()  # (language, probability) above DECLARED_SUPPORT
 
 
 class LanguageDetector:
@@ -68,8 +72,14 @@ class LanguageDetector:
             if not any(ch.isalpha() for ch in text):
                 out.append(Detected(None, 0.0))  # empty, emoji, numbers, links only
                 continue
-            lang, prob = self._identifier.classify(text)
-            out.append(Detected(str(lang), float(prob)))
+            ranked = [(str(lang), float(p)) for lang, p in self._identifier.rank(text)]
+            (lang, prob), rest = ranked[0], ranked[1:]
+            if lang == "zh" and "ja" in self.languages and _KANA.search(text):
+                # Japanese mixes kana into Han; Chinese never does. Short kanji-heavy posts fool n-grams.
+                lang, prob = "ja", max(prob, dict(rest).get("ja", 0.0))
+                rest = [(x, p) for x, p in ranked if x not in ("ja",)]
+            others = tuple((x, p) for x, p in rest if p >= DECLARED_SUPPORT and x != lang)
+            out.append(Detected(lang, prob, others))
         return out
 
     def choose(self, detected: Detected, declared: str | None) -> str | None:
@@ -77,3 +87,17 @@ class LanguageDetector:
         if detected.language and detected.confidence >= self.min_confidence:
             return detected.language
         return declared or detected.language
+
+    def languages_of(self, detected: Detected, declared: Sequence[str | None]) -> tuple[str, ...]:
+        """Every language the text is in: the chosen one, a likely second one, and the declared
+        languages the text supports (a declared language the text shows no trace of is the
+        author's app setting, not evidence)."""
+        first = self.choose(detected, declared[0] if declared else None)
+        out = [first] if first else []
+        out += [lang for lang, p in detected.others if p >= SECOND_LANGUAGE]
+        if detected.language is None or detected.confidence < self.min_confidence:
+            out += [d for d in declared if d]
+        else:
+            likely = dict(detected.others)
+            out += [d for d in declared if d and likely.get(d, 0.0) >= DECLARED_SUPPORT]
+        return tuple(dict.fromkeys(out))

@@ -33,7 +33,7 @@ class ModelInfo:
     name: str
     location: str | None
     version: str | None
-    status: str  # "ok", "not loaded", or what is wrong
+    status: str  # "ok", "not loaded" (each possibly with advice after "; "), or what is wrong
 
 
 def offline(environ: Mapping[str, str]) -> bool:
@@ -113,5 +113,10 @@ def describe_models(
                 status = "ok"
             except ModelError as exc:
                 status = str(exc)
+        if role == "embedding" and settings.calibration_for(name) is None:
+            status += (
+                "; not calibrated, so topics use keyword rules only: run "
+                "`diplomonitor models eval FILE --fit-calibration` and add [models] calibration"
+            )
         rows.append(ModelInfo(role, name, str(located.path), located.version, status))
     return rows

@@ -7,10 +7,28 @@ from typing import Literal
 
 CANONICAL_LABELS = ("negative", "neutral", "positive")
 # Languages the detector chooses among (ISO 639-1): restricting it makes short posts reliable.
+# Each has keyword rules in the shipped taxonomy (`diplomonitor models info` lists them).
 DEFAULT_LANGUAGES = (
     "en", "fr", "es", "de", "ar", "ru", "zh", "pt", "it", "nl", "pl", "uk", "ja", "ko", "tr",
-    "fa", "he", "hi", "id", "sv", "el", "cs", "ro", "hu",
+    "fa", "he", "hi", "id", "sv", "el", "cs", "ro", "hu", "da", "no", "fi",
 )  # fmt: skip
+DEFAULT_EMBEDDING = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """How one encoder's cosine similarities become topic scores: floor -> 0, ceiling -> 1."""
+
+    floor: float
+    ceiling: float
+
+    def __post_init__(self) -> None:
+        if not -1 <= self.floor < self.ceiling <= 1:
+            raise ValueError("calibration needs -1 <= floor < ceiling <= 1")
+
+
+# Shipped calibrations, per encoder; [models] calibration adds to and overrides them.
+KNOWN_CALIBRATIONS = {DEFAULT_EMBEDDING: Calibration(floor=0.25, ceiling=0.65)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +37,7 @@ class ModelSettings:
 
     # Hugging Face model ids or local folders; "" switches the model off (topics: rules only).
     sentiment: str = "cardiffnlp/twitter-xlm-roberta-base-sentiment-multilingual"
-    embedding: str = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+    embedding: str = DEFAULT_EMBEDDING
     # Local folder for `diplomonitor models pull`; relative paths are relative to the config.
     cache_dir: str = "models-cache"
     hub_endpoint: str | None = None  # a Hugging Face mirror for `models pull` (default: the hub)
@@ -35,6 +53,9 @@ class ModelSettings:
     # Raw model label -> negative | neutral | positive, when the model's own labels differ.
     label_map: dict[str, str] = field(default_factory=dict)
     topic_thresholds: dict[str, float] = field(default_factory=dict)
+    # Encoder name (as in `embedding`) -> its similarity floor and ceiling. An encoder without
+    # one scores no topics (rules only) until `models eval --fit-calibration` has been run.
+    calibration: dict[str, Calibration] = field(default_factory=dict)
     languages: tuple[str, ...] = DEFAULT_LANGUAGES
     language_min_confidence: float = 0.5
 
@@ -57,6 +78,13 @@ class ModelSettings:
             raise ValueError(f"topic_thresholds must be between 0 and 1, not {out}")
         if not 0 <= self.language_min_confidence <= 1:
             raise ValueError("language_min_confidence must be between 0 and 1")
+        bad_cal = [k for k, v in self.calibration.items() if not isinstance(v, Calibration)]
+        if bad_cal:
+            raise ValueError(f"calibration values must be tables with floor and ceiling: {bad_cal}")
         wrong = [c for c in self.languages if len(c) != 2 or not c.isalpha() or not c.islower()]
         if wrong or not self.languages:
             raise ValueError(f"languages must be lower-case ISO 639-1 codes such as 'en', not {wrong}")
+
+    def calibration_for(self, encoder: str) -> Calibration | None:
+        """The configured calibration of an encoder, else the shipped one, else None."""
+        return self.calibration.get(encoder) or KNOWN_CALIBRATIONS.get(encoder)

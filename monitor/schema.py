@@ -240,6 +240,9 @@ def _score_columns() -> list[Column[Any]]:
         Column("sentiment_model", String(255)),
         Column("sentiment_model_version", String(255)),
         Column("topics", Json, nullable=False, default=dict),  # {topic: score} above threshold
+        # What the topics rest on (models.topics.Basis): rules, rules+embedding, embedding, or
+        # no_rules (a language without keyword rules and no encoder: "cannot tell", not "no topic").
+        Column("topic_basis", String(16)),
         Column("topic_model", String(255)),
         Column("topic_model_version", String(255)),
     ]

@@ -7,6 +7,10 @@ is claimed with SELECT ... FOR UPDATE SKIP LOCKED inside that transaction, so se
 processes share the backlog and never score a post twice. On SQLite (one writer at a time)
 the batch is read, scored outside any transaction, then written only where the text is still
 the one scored.
+
+A configured model that is missing never stops scoring: language and keyword topics are
+scored at once, and the fingerprint records which parts contributed (`Versions.parts`), so
+the posts are completed (scored again) on the first run after the model appears.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
-from models import ModelUnavailable
 from models.scorer import Score, Scorer, Versions
 from monitor.schema import post_topics, posts, scores
 
@@ -33,21 +36,15 @@ class ScoreReport:
     batches: int = 0
 
 
-def _pending(fingerprint: str | None, rescore: bool) -> Any:
+def _pending(fingerprint: str, rescore: bool) -> Any:
     if rescore:
         return posts.c.id.is_not(None)
-    if fingerprint is None:
-        return posts.c.scored_with.is_(None)
     return or_(posts.c.scored_with.is_(None), posts.c.scored_with != fingerprint)
 
 
 def unscored_count(engine: Engine, scorer: Scorer, *, rescore: bool = False) -> int:
-    """Posts waiting for the current models (while a model is missing: posts never scored)."""
-    try:
-        fingerprint: str | None = scorer.fingerprint
-    except ModelUnavailable:
-        fingerprint = None
-    query = select(func.count()).select_from(posts).where(_pending(fingerprint, rescore))
+    """Posts waiting for the models there now (new, edited, or scored by other models)."""
+    query = select(func.count()).select_from(posts).where(_pending(scorer.fingerprint, rescore))
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
@@ -62,8 +59,10 @@ def score_pending(
     stop: threading.Event | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ScoreReport:
-    """Score posts in batches until none is left (or `limit`, or `stop`); ModelUnavailable writes nothing."""
-    versions = scorer.versions()  # ModelUnavailable here, before anything is claimed
+    """Score posts in batches until none is left (or `limit`, or `stop`), with the models there now."""
+    versions = scorer.versions()  # looks again for a model that was missing
+    for role, why in versions.missing:
+        log.warning("scoring without %s: %s", role, why, extra={"fields": {"missing": role}})
     size = scorer.settings.posts_per_batch
     after, scored, batches = 0, 0, 0
     claim = engine.dialect.name == "postgresql"
@@ -97,7 +96,7 @@ def _any_pending(engine: Engine, fingerprint: str, rescore: bool, after: int) ->
 
 def _batch_query(fingerprint: str, rescore: bool, after: int, want: int) -> Any:
     return (
-        select(posts.c.id, posts.c.text, posts.c.declared_language)
+        select(posts.c.id, posts.c.text, posts.c.declared_language, posts.c.languages)
         .where(_pending(fingerprint, rescore), posts.c.id > after)
         .order_by(posts.c.id)
         .limit(want)
@@ -112,7 +111,7 @@ def _claim_and_score(
         rows = conn.execute(query).all()
         if not rows:
             return 0, None
-        results = scorer.score([r.text for r in rows], [r.declared_language for r in rows])
+        results = scorer.score([r.text for r in rows], [_declared(r) for r in rows])
         _write(conn, [r.id for r in rows], results, v, now)
     return len(rows), rows[-1].id
 
@@ -124,13 +123,20 @@ def _read_then_write(
         rows = conn.execute(_batch_query(v.fingerprint, rescore, after, want)).all()
     if not rows:
         return 0, None
-    results = scorer.score([r.text for r in rows], [r.declared_language for r in rows])
+    results = scorer.score([r.text for r in rows], [_declared(r) for r in rows])
     with engine.begin() as conn:
         query = select(posts.c.id, posts.c.text).where(posts.c.id.in_([r.id for r in rows]))
         current = {r.id: r.text for r in conn.execute(query)}
         keep = [(r.id, s) for r, s in zip(rows, results, strict=True) if current.get(r.id) == r.text]
         _write(conn, [i for i, _ in keep], [s for _, s in keep], v, now)  # edited meanwhile: next round
     return len(keep), rows[-1].id
+
+
+def _declared(row: Any) -> list[str]:
+    """The languages the platform declared, the first one first (further evidence for the rules)."""
+    declared = [row.declared_language] if row.declared_language else []
+    others = row.languages if isinstance(row.languages, list) else []
+    return list(dict.fromkeys(declared + [x for x in others if isinstance(x, str) and x]))
 
 
 def _write(
@@ -168,6 +174,7 @@ def _score_row(post_id: int, s: Score, v: Versions, now: datetime) -> dict[str, 
         "sentiment_model": v.sentiment_model,
         "sentiment_model_version": v.sentiment_version,
         "topics": s.topics,
+        "topic_basis": s.topic_basis,
         "topic_model": v.topic_model,
         "topic_model_version": v.topic_version,
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from models.scorer import Scorer
-from models.settings import ModelSettings
+from models.settings import Calibration, ModelSettings
 from tests.tiny_models import build_tiny_models
 
 
@@ -15,6 +15,11 @@ from tests.tiny_models import build_tiny_models
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """{"sentiment": folder, "embedding": folder} of tiny XLM-R / BERT models."""
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+def tiny_calibration(tiny_models: dict[str, str]) -> dict[str, Calibration]:
+    """The tiny encoder's [models] calibration: random weights, so the whole cosine range."""
+    return {tiny_models["embedding"]: Calibration(floor=0.0, ceiling=1.0)}
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +31,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def torch_scorer(tiny_models: dict[str, str], model_cache: Path) -> Scorer:
     """A loaded scorer on the tiny models, torch runtime, full precision."""
     settings = ModelSettings(**tiny_models, cache_dir=str(model_cache), runtime="torch", quantize=False,
-                             batch_size=4)  # fmt: skip
+                             batch_size=4, calibration=tiny_calibration(tiny_models))  # fmt: skip
     scorer = Scorer(settings)
     scorer.load()
     return scorer
@@ -35,7 +40,8 @@ def torch_scorer(tiny_models: dict[str, str], model_cache: Path) -> Scorer:
 @pytest.fixture(scope="session")
 def onnx_scorer(tiny_models: dict[str, str], model_cache: Path) -> Scorer:
     """A loaded scorer on the tiny models, ONNX Runtime int8 (the default)."""
-    scorer = Scorer(ModelSettings(**tiny_models, cache_dir=str(model_cache), batch_size=4))
+    scorer = Scorer(ModelSettings(**tiny_models, cache_dir=str(model_cache), batch_size=4,
+                                  calibration=tiny_calibration(tiny_models)))  # fmt: skip
     scorer.load()
     return scorer
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import ModelIncompatible, ModelUnavailable
+from models import ModelIncompatible
 from models.locate import locate
 from models.runtime import load_text_model
-from models.scorer import Scorer
-from models.settings import ModelSettings
+from models.scorer import Score, Scorer
+from models.settings import Calibration, ModelSettings
 from tests.tiny_models import save_sentiment, train_tokenizer
 
 pytestmark = pytest.mark.slow
@@ -129,16 +129,45 @@ def test_two_label_model_has_no_neutral(tmp_path: Path) -> None:
     assert score.sentiment.label in ("negative", "positive")
 
 
-def test_a_missing_model_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_missing_model_is_left_out_with_one_clear_reason(tmp_path: Path) -> None:
     scorer = Scorer(ModelSettings(cache_dir=str(tmp_path / "cache")), base_dir=tmp_path)
-    with pytest.raises(ModelUnavailable) as err:
-        scorer.versions()
-    message = str(err.value)
-    assert "cardiffnlp/twitter-xlm-roberta-base-sentiment-multilingual" in message
-    assert "diplomonitor models pull" in message and str(tmp_path / "cache") in message
+    versions = scorer.versions()
+    assert versions.parts == ("language", "rules") and not versions.complete
+    reasons = dict(versions.missing)
+    assert set(reasons) == {"sentiment", "embedding"}
+    assert "cardiffnlp/twitter-xlm-roberta-base-sentiment-multilingual" in reasons["sentiment"]
+    assert (
+        "diplomonitor models pull" in reasons["sentiment"] and str(tmp_path / "cache") in reasons["sentiment"]
+    )
+    assert versions.fingerprint.startswith("dm2-language+rules:")
     folder = Scorer(ModelSettings(sentiment="./nowhere", embedding=""), base_dir=tmp_path)
-    with pytest.raises(ModelUnavailable, match=r"nowhere has no config\.json"):
-        folder.score(["x"])
+    assert "nowhere has no config.json" in dict(folder.versions().missing)["sentiment"]
+    [score] = folder.score(["Congratulations to our athletes on their Olympic medals!"])
+    # athlet-, olympi-, medal-: three keywords
+    assert score == Score("en", score.language_confidence, None, {"sport": 0.8}, "rules")
+
+
+def test_an_uncalibrated_encoder_is_left_out_until_calibrated(
+    tiny_models: dict[str, str], model_cache: Path
+) -> None:
+    common = {"sentiment": "", "embedding": tiny_models["embedding"], "cache_dir": str(model_cache),
+              "runtime": "torch", "quantize": False}  # fmt: skip
+    plain = Scorer(ModelSettings(**common))  # type: ignore[arg-type]
+    v = plain.versions()
+    assert v.parts == ("language", "rules") and v.topic_model == "keyword rules"
+    assert (
+        "has no calibration" in dict(v.missing)["embedding"]
+        and "--fit-calibration" in dict(v.missing)["embedding"]
+    )
+    [score] = plain.score(["Olympic medals"])
+    assert score.topic_basis == "rules"
+    calibrated = Scorer(
+        ModelSettings(**common, calibration={tiny_models["embedding"]: Calibration(0.0, 1.0)})
+    )  # type: ignore[arg-type]
+    assert calibrated.versions().parts == ("language", "rules", "embedding")
+    assert calibrated.fingerprint != plain.fingerprint
+    [score] = calibrated.score(["Olympic medals"])
+    assert score.topic_basis == "rules+embedding"
 
 
 def test_version_follows_the_weights(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
@@ -9,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from collectors.records import Post
-from models import ModelUnavailable
 from models.scorer import Score, Scorer
 from models.settings import ModelSettings
 from monitor.accounts import sync_accounts
@@ -118,21 +118,59 @@ def test_a_new_model_version_rescores_history(engine: Engine, tmp_path: Path) ->
     }
 
 
-def test_a_missing_model_writes_nothing_then_scores_once_it_is_there(
+def test_without_a_model_language_and_topics_are_scored_then_completed_when_it_appears(
     engine: Engine, tmp_path: Path, tiny_models: dict[str, str]
 ) -> None:
     _add_posts(engine, TEXTS[:2])
     settings = ModelSettings(sentiment="org/sentiment", embedding="", cache_dir="cache", runtime="torch")
-    scorer = Scorer(settings, base_dir=tmp_path)
-    with pytest.raises(ModelUnavailable, match="models pull"):
-        score_pending(engine, scorer, now=NOW)
-    assert _rows(engine) == {} and unscored_count(engine, scorer) == 2
-    import shutil
-
+    scorer = Scorer(settings, base_dir=tmp_path)  # one scorer, as the service keeps it
+    assert score_pending(engine, scorer, now=NOW).scored == 2
+    first = _rows(engine)
+    sport, consular = first["at://did:plc:ec/p0"], first["at://did:plc:ec/p1"]
+    assert (sport["language"], sport["topics"], sport["topic_basis"]) == ("en", {"sport": 0.8}, "rules")
+    assert (consular["language"], consular["topics"]) == ("fr", {"consular_services": 0.65})
+    assert {r["sentiment_label"] for r in first.values()} == {None}
+    assert {r["scored_with"] for r in first.values()} == {scorer.fingerprint}
+    assert scorer.fingerprint.startswith("dm2-language+rules:")
+    assert unscored_count(engine, scorer) == 0
     shutil.copytree(
         tiny_models["sentiment"], tmp_path / "cache" / "org--sentiment"
     )  # as `models pull` lays it
-    assert score_pending(engine, Scorer(settings, base_dir=tmp_path), now=NOW).scored == 2
+    assert unscored_count(engine, scorer) == 2  # the fingerprint now names the sentiment model
+    assert score_pending(engine, scorer, now=NOW + timedelta(hours=1)).scored == 2
+    completed = _rows(engine)
+    assert scorer.fingerprint.startswith("dm2-language+rules+sentiment:")
+    assert {r["scored_with"] for r in completed.values()} == {scorer.fingerprint}
+    assert all(r["sentiment_label"] in ("negative", "neutral", "positive") for r in completed.values())
+    assert completed["at://did:plc:ec/p0"]["topics"] == {"sport": 0.8}
+    assert unscored_count(engine, scorer) == 0
+
+
+def test_a_post_in_a_language_without_rules_is_stored_as_such(engine: Engine, tmp_path: Path) -> None:
+    _add_posts(engine, ["Olympic medals for our athletes", "Medalhas olímpicas para os nossos atletas"])
+    settings = ModelSettings(
+        sentiment="", embedding="", languages=("en", "pt"), topics_file=str(_english_only(tmp_path))
+    )
+    assert score_pending(engine, Scorer(settings), now=NOW).scored == 2
+    rows = _rows(engine)
+    assert (rows["at://did:plc:ec/p0"]["topics"], rows["at://did:plc:ec/p0"]["topic_basis"]) == (
+        {"sport": 0.65},
+        "rules",
+    )
+    assert (rows["at://did:plc:ec/p1"]["topics"], rows["at://did:plc:ec/p1"]["topic_basis"]) == (
+        {},
+        "no_rules",
+    )
+
+
+def _english_only(folder: Path) -> Path:
+    path = folder / "topics.toml"
+    path.write_text(
+        '[[topic]]\nkey = "sport"\n[topic.description]\nen = "Sport"\n'
+        '[topic.keywords]\nen = ["olympi*", "medal*"]\n',
+        encoding="utf-8",
+    )
+    return path
 
 
 def test_limit_and_stop(engine: Engine, rules_scorer: Scorer) -> None:
