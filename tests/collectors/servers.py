@@ -141,7 +141,14 @@ def iso(t: datetime) -> str:
 
 
 class FakeBluesky(FakeServer):
-    """An AppView (and a PDS for logins): profiles, author feeds with a pinned post, getPosts."""
+    """An AppView (and a PDS for logins): profiles, author feeds, getPosts.
+
+    Author feeds are filtered, paged and pinned as the reference AppView does (checked against
+    @atproto/dev-env by tests/interop): `filter` decides which replies are served, `includePins`
+    puts the pinned post on top of page one, and an unknown, deactivated or taken-down actor
+    gets 400 "Profile not found" from getAuthorFeed while getProfile names the reason.
+    `page_size` caps a page below the requested `limit`, as the AppView's pages may end early.
+    """
 
     def __init__(self, latency: float = 0.0, page_size: int = 100):
         super().__init__(latency)
@@ -192,10 +199,10 @@ class FakeBluesky(FakeServer):
             return 200, limits, self._session("me.example")
         actor = (query.get("actor") or [""])[0]
         did = self.handles.get(actor, actor)
-        if actor and (actor in self.errors or did in self.errors):
-            status, error, message = self.errors.get(actor) or self.errors[did]
-            return status, limits, {"error": error, "message": message}
         if name == "app.bsky.actor.getProfile":
+            if actor in self.errors or did in self.errors:
+                status, error, message = self.errors.get(actor) or self.errors[did]
+                return status, limits, {"error": error, "message": message}
             if did not in self.profiles:
                 return 400, limits, {"error": "InvalidRequest", "message": "Profile not found"}
             return 200, limits, self.profiles[did]
@@ -211,23 +218,37 @@ class FakeBluesky(FakeServer):
                 },
             )
         if name == "app.bsky.feed.getAuthorFeed":
-            return 200, limits, self._feed(did, query)
+            limit = int((query.get("limit") or ["50"])[0])
+            if not 1 <= limit <= 100:
+                size = "too big (maximum 100" if limit > 100 else "too small (minimum 1"
+                message = f"Invalid app.bsky.feed.getAuthorFeed params: integer {size}, got {limit})"
+                return 400, limits, {"error": "InvalidRequest", "message": message}
+            # The AppView answers "Profile not found" for unknown, deactivated and taken-down
+            # actors alike; only getProfile tells them apart.
+            if did not in self.profiles or actor in self.errors or did in self.errors:
+                return 400, limits, {"error": "InvalidRequest", "message": "Profile not found"}
+            return 200, limits, self._feed(did, query, limit)
         if name == "app.bsky.feed.getPosts":
             views = self.views()
             return 200, limits, {"posts": [views[u] for u in query.get("uris", []) if u in views]}
         return 404, limits, {"error": "MethodNotImplemented", "message": f"{name} not served"}
 
-    def _feed(self, did: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        if did not in self.profiles:
-            return {"feed": []}
+    def _feed(self, did: str, query: dict[str, list[str]], limit: int) -> dict[str, Any]:
+        """getAuthorFeed as the AppView serves it (@atproto/bsky api/app/bsky/feed/getAuthorFeed.ts)."""
+        wanted = (query.get("filter") or ["posts_with_replies"])[0]
+        items = [i for i in self.feeds[did] if _in_feed(i, did, wanted)]
         start = int((query.get("cursor") or ["0"])[0])
-        limit = min(int((query.get("limit") or ["50"])[0]), self.page_size)
-        items = self.feeds[did][start : start + limit]
-        if start == 0 and did in self.pinned:
-            items = [{"post": self.pinned[did], "reason": {"$type": "app.bsky.feed.defs#reasonPin"}}, *items]
-        out: dict[str, Any] = {"feed": items}
-        if start + limit < len(self.feeds[did]):
-            out["cursor"] = str(start + limit)
+        end = start + min(limit, self.page_size)
+        page = items[start:end]
+        if wanted == "posts_and_author_threads":
+            page = _self_threads(page)
+        pinned = self.pinned.get(did)
+        if start == 0 and pinned and (query.get("includePins") or [""])[0] == "true":
+            page = [i for i in page if i["post"]["uri"] != pinned["uri"]]
+            page.insert(0, {"post": pinned, "reason": {"$type": "app.bsky.feed.defs#reasonPin"}})
+        out: dict[str, Any] = {"feed": page}
+        if end < len(items):
+            out["cursor"] = str(end)
         return out
 
     def _session(self, handle: str) -> dict[str, Any]:
@@ -248,6 +269,36 @@ class FakeBluesky(FakeServer):
             "refreshJwt": jwt(timedelta(days=60), "com.atproto.refresh"),
             "active": True,
         }
+
+
+def _reply(post: dict[str, Any]) -> dict[str, Any]:
+    return post.get("record", {}).get("reply") or {}
+
+
+def _in_feed(item: dict[str, Any], did: str, wanted: str) -> bool:
+    """The data plane's choice of feed items for a filter (reposts pass every text filter)."""
+    if "reason" in item:
+        return True
+    reply = _reply(item["post"])
+    if wanted == "posts_no_replies":
+        return not reply
+    if wanted == "posts_and_author_threads":
+        return not reply or str(reply.get("root", {}).get("uri", "")).startswith(f"at://{did}/")
+    return True
+
+
+def _self_threads(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The AppView's SelfThreadTracker: a reply stays only if its whole chain up to the root is
+    on this same page, so a self-thread split across pages loses its later replies."""
+    posts = {i["post"]["uri"]: i["post"] for i in page if "reason" not in i}
+
+    def whole(uri: str, seen: frozenset[str] = frozenset()) -> bool:
+        if uri not in posts or uri in seen:
+            return False
+        parent = _reply(posts[uri]).get("parent", {}).get("uri")
+        return parent is None or whole(parent, seen | {uri})
+
+    return [i for i in page if "reason" in i or whole(i["post"]["uri"])]
 
 
 class FakeMastodon(FakeServer):
