@@ -38,6 +38,13 @@ test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Without the interop suite (tests/interop: real peers) and the tests that start subprocesses or
+# build models: a quick check while working. `make test` runs everything.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not interop and not slow" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy

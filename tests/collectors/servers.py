@@ -237,18 +237,27 @@ class FakeBluesky(FakeServer):
         """getAuthorFeed as the AppView serves it (@atproto/bsky api/app/bsky/feed/getAuthorFeed.ts)."""
         wanted = (query.get("filter") or ["posts_with_replies"])[0]
         items = [i for i in self.feeds[did] if _in_feed(i, did, wanted)]
-        start = int((query.get("cursor") or ["0"])[0])
-        end = start + min(limit, self.page_size)
-        page = items[start:end]
-        if wanted == "posts_and_author_threads":
-            page = _self_threads(page)
-        pinned = self.pinned.get(did)
-        if start == 0 and pinned and (query.get("includePins") or [""])[0] == "true":
-            page = [i for i in page if i["post"]["uri"] != pinned["uri"]]
-            page.insert(0, {"post": pinned, "reason": {"$type": "app.bsky.feed.defs#reasonPin"}})
+        cursor: int | None = int((query.get("cursor") or ["0"])[0])
+        pins = (query.get("includePins") or [""])[0] == "true" and not query.get("cursor")
+        page: list[dict[str, Any]] = []
+        # fillPage: while a page holds less than half the limit, fetch on (10 fetches at most).
+        for _ in range(10):
+            if cursor is None or (page and len(page) >= -(-limit // 2)) or len(page) >= self.page_size:
+                break
+            end = cursor + min(limit, self.page_size) - len(page)
+            chunk = items[cursor:end]
+            if wanted == "posts_and_author_threads":
+                chunk = _self_threads(chunk)
+            if pins and cursor == 0 and did in self.pinned:
+                pinned = self.pinned[did]
+                chunk = [{"post": pinned, "reason": {"$type": "app.bsky.feed.defs#reasonPin"}}] + [
+                    i for i in chunk if i["post"]["uri"] != pinned["uri"]
+                ]
+            page += chunk
+            cursor = end if end < len(items) else None
         out: dict[str, Any] = {"feed": page}
-        if end < len(items):
-            out["cursor"] = str(end)
+        if cursor is not None:
+            out["cursor"] = str(cursor)
         return out
 
     def _session(self, handle: str) -> dict[str, Any]:
@@ -386,11 +395,14 @@ class FakeMastodon(FakeServer):
             items = [s for s in items if int(s["id"]) < int(arg("max_id") or 0)]
         if arg("since_id"):
             items = [s for s in items if int(s["id"]) > int(arg("since_id") or 0)]
-        page = items[: min(int(arg("limit") or 20), self.page_size)]
+        limit = min(int(arg("limit") or 20), self.page_size)
+        page = items[:limit]
         headers = dict(limits)
-        if page:
-            base = f"http://{self.host}/api/v1/accounts/{account_id}/statuses"
-            headers["Link"] = (
-                f'<{base}?max_id={page[-1]["id"]}>; rel="next", <{base}?min_id={page[0]["id"]}>; rel="prev"'
+        if page:  # as Mastodon: a `next` link only after a full page, a `prev` link always
+            kept = "".join(
+                f"&{k}={arg(k)}" for k in ("limit", "exclude_replies", "exclude_reblogs") if arg(k)
             )
+            base = f"http://{self.host}/api/v1/accounts/{account_id}/statuses"
+            links = [f'<{base}?max_id={page[-1]["id"]}{kept}>; rel="next"'] if len(page) == limit else []
+            headers["Link"] = ", ".join([*links, f'<{base}?min_id={page[0]["id"]}{kept}>; rel="prev"'])
         return 200, headers, page
