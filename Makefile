@@ -38,6 +38,13 @@ test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The interop suite's peers (tests/interop), installed once into ~/.cache/diplomonitor-peers ahead
+# of the tests; where that cannot be done, the interop tests are skipped and say why.
+.PHONY: peers
+peers: $(STAMP)
+	$(PY) -m tests.interop.peers
+test: peers
+
 # Without the interop suite (tests/interop: real peers) and the tests that start subprocesses or
 # build models: a quick check while working. `make test` runs everything.
 .PHONY: test-fast

@@ -365,3 +365,18 @@ def start_mastodon(root: Path, run_dir: Path, config_toml: str, domain: str) -> 
     port = re.search(r"127\.0\.0\.1:(\d+)", line)
     assert port, line
     return MastodonPeer(proc, f"http://127.0.0.1:{port.group(1)}", domain)
+
+
+def install(root: Path | None = None) -> list[str]:
+    """Install both peers into the cache (or find them there); what is where, for a person."""
+    root = root or cache_root()
+    node = node_binary(root)
+    return [f"node: {node}", f"@atproto/dev-env: {devenv_folder(root, node)}",
+            f"mastodon-mock: {mastodon_mock_python(root)}"]  # fmt: skip
+
+
+if __name__ == "__main__":  # `make peers`: install ahead of the tests, outside their timeouts
+    try:
+        print("\n".join(install()))
+    except Unavailable as exc:
+        print(f"notice: interop peers unavailable, the interop tests will be skipped: {exc}")

@@ -7,15 +7,17 @@ seed did (tests/interop/world.py), so a disagreement anywhere in the chain shows
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from tests.interop.conftest import User
-from tests.interop.truth import bluesky_feed, mastodon_statuses
+from tests.interop.truth import bluesky_feed, created_times, mastodon_statuses
 from tests.interop.world import PEOPLE, World, items_of
 
-pytestmark = pytest.mark.interop
+# The first test's setup may install the peers (minutes) when `make peers` has not run.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 WATCHED = [k for k in PEOPLE if k != "gone"]
 
 
@@ -55,6 +57,14 @@ def stored_items(user: User, platform: str, key: str) -> list[Any]:
         )
         for r in rows
     ]
+
+
+def utc(peer_time: str) -> str:
+    """2026-12-02T05:25:33.159Z -> 2026-12-02T05:25:33.159000Z; +00:00 -> Z; no fraction: none."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)", peer_time)
+    assert found, peer_time
+    base, fraction = found.groups()
+    return f"{base}.{fraction.ljust(6, '0')}Z" if fraction and int(fraction) else f"{base}Z"
 
 
 @pytest.mark.parametrize("platform", ["bluesky", "mastodon"])
@@ -100,6 +110,12 @@ def test_sync_collect_collect_again_and_export(user: User) -> None:
 
     exported = {row["post_uri"]: row for row in user.export_posts()}
     assert len(exported) == total
+    # created_at: UTC with microseconds when the peer's time has a fraction (README, export posts)
+    seeded = (world.seeded("bluesky").accounts, world.seeded("mastodon").accounts)
+    times = created_times(
+        world.bluesky.appview, world.mastodon.url, seeded[0]["embassy"], seeded[1]["embassy"]
+    )
+    assert {uri: exported[uri]["created_at"] for uri in times} == {uri: utc(t) for uri, t in times.items()}
     for platform in ("bluesky", "mastodon"):
         for key in WATCHED:
             for uri, is_repost, counts in peer_items(world, platform, key):

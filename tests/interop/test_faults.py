@@ -15,7 +15,8 @@ from tests.interop.test_collect import peer_items, stored_items
 from tests.interop.truth import bluesky_feed
 from tests.interop.world import MASTODON_DOMAIN, World
 
-pytestmark = pytest.mark.interop
+# The first test's setup may install the peers (minutes) when `make peers` has not run.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
 
 @pytest.fixture

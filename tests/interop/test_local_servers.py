@@ -18,7 +18,8 @@ import pytest
 from tests.collectors.servers import FakeBluesky, FakeMastodon
 from tests.interop.world import MASTODON_DOMAIN, PEOPLE, World
 
-pytestmark = pytest.mark.interop
+# The first test's setup may install the peers (minutes) when `make peers` has not run.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 WATCHED = [k for k in PEOPLE if k != "gone"]
 FEED = "/xrpc/app.bsky.feed.getAuthorFeed"
 

@@ -10,7 +10,8 @@ import pytest
 from tests.interop.conftest import User, fresh_name, new_bluesky_account, new_mastodon_account
 from tests.interop.world import MASTODON_DOMAIN
 
-pytestmark = pytest.mark.interop
+# The first test's setup may install the peers (minutes) when `make peers` has not run.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 
 
 def last_line(text: str) -> str:

@@ -14,7 +14,8 @@ import pytest
 from tests.interop.conftest import DIPLOMONITOR, User
 from tests.interop.test_collect import peer_items, stored_items
 
-pytestmark = pytest.mark.interop
+# The first test's setup may install the peers (minutes) when `make peers` has not run.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
 WATCHED = [(p, k) for p in ("bluesky", "mastodon") for k in ("embassy", "ministry_ar")]
 
 

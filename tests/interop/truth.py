@@ -53,3 +53,16 @@ def mastodon_statuses(url: str, account_id: str) -> list[Item]:
                 items.append((status["uri"], False, counts))
         next_url = response.links.get("next", {}).get("url") if page else None
     return items
+
+
+def created_times(appview: str, mastodon: str, did: str, account_id: str) -> dict[str, str]:
+    """Own posts' creation times exactly as each peer writes them, by URI."""
+    out: dict[str, str] = {}
+    body = httpx.get(f"{appview}/xrpc/app.bsky.feed.getAuthorFeed", params={"actor": did, "limit": 100},
+                     timeout=30).json()  # fmt: skip
+    out.update(
+        (i["post"]["uri"], i["post"]["record"]["createdAt"]) for i in body["feed"] if not i.get("reason")
+    )
+    page = httpx.get(f"{mastodon}/api/v1/accounts/{account_id}/statuses?limit=40", timeout=30).json()
+    out.update((s["uri"], s["created_at"]) for s in page if not s.get("reblog"))
+    return out
