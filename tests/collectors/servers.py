@@ -320,6 +320,8 @@ class FakeMastodon(FakeServer):
         self.accounts: dict[str, dict[str, Any]] = {}  # id -> account
         self.statuses: dict[str, list[dict[str, Any]]] = defaultdict(list)  # account id -> newest first
         self.gone: dict[str, int] = {}  # account or status id -> 404/410
+        # Suspended by a moderator: found by id with `suspended: true`, no statuses, no lookup.
+        self.suspended: set[str] = set()
         self.require_token: str | None = None  # a token reads need (401 without it)
         self.remaining = 300
 
@@ -356,7 +358,7 @@ class FakeMastodon(FakeServer):
         if parts[:3] == ["api", "v1", "accounts"] and parts[3:] == ["lookup"]:
             acct = (query.get("acct") or [""])[0].split("@")[0]
             found = [a for a in self.accounts.values() if a["username"].lower() == acct.lower()]
-            if not found:
+            if not found or found[0]["id"] in self.suspended:
                 return 404, limits, {"error": "Record not found"}
             return self._account(found[0]["id"], limits)
         if parts[:3] == ["api", "v1", "accounts"] and len(parts) == 4:
@@ -364,6 +366,8 @@ class FakeMastodon(FakeServer):
         if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["statuses"]:
             if parts[3] in self.gone:
                 return self.gone[parts[3]], limits, {"error": "Gone"}
+            if parts[3] in self.suspended:
+                return 200, limits, []
             return self._statuses(parts[3], query, limits)
         if parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
             for items in self.statuses.values():
@@ -378,6 +382,8 @@ class FakeMastodon(FakeServer):
             return self.gone[account_id], limits, {"error": "Gone"}
         if account_id not in self.accounts:
             return 404, limits, {"error": "Record not found"}
+        if account_id in self.suspended:
+            return 200, limits, {**self.accounts[account_id], "suspended": True}
         return 200, limits, self.accounts[account_id]
 
     def _statuses(

@@ -154,3 +154,26 @@ def _real_mastodon(world: World, path: str, query: dict[str, str]) -> tuple[int,
 
 def _status(world: World, status_id: str) -> dict[str, Any]:
     return dict(httpx.get(f"{world.mastodon.url}/api/v1/statuses/{status_id}", timeout=30).json())
+
+
+def test_a_suspended_mastodon_account_alike(world: World) -> None:
+    account_id = world.seeded("mastodon").accounts["gone"]
+    _, _, account = _real_mastodon(world, f"/api/v1/accounts/{account_id}", {})
+    with unstarted(FakeMastodon(MASTODON_DOMAIN)) as server:
+        server.add_account(account_id, account["username"])
+        server.suspended.add(account_id)
+        for path, query in [
+            ("/api/v1/accounts/lookup", {"acct": account["username"]}),
+            (f"/api/v1/accounts/{account_id}/statuses", {"limit": "40"}),
+        ]:
+            real, local = _real_mastodon(world, path, query), local_mastodon(server, path, query)
+            assert (local[0], local[2]) == (real[0], real[2]), path
+        real, local = (
+            _real_mastodon(world, f"/api/v1/accounts/{account_id}", {}),
+            local_mastodon(server, f"/api/v1/accounts/{account_id}", {}),
+        )
+        assert (local[0], local[2]["id"], local[2]["suspended"]) == (
+            real[0],
+            real[2]["id"],
+            real[2]["suspended"],
+        )

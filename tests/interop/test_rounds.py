@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.interop.conftest import User, fresh_name, new_bluesky_account, new_mastodon_account
-from tests.interop.world import MASTODON_DOMAIN
+from tests.interop.world import MASTODON_DOMAIN, client
 
 # The first test's setup may install the peers (minutes) when `make peers` has not run.
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(900)]
@@ -145,3 +145,25 @@ def test_a_bluesky_account_deactivated_between_rounds(user: User) -> None:
     assert [r["uri"] for r in kept] == [post["uri"]]
     # The next round leaves it alone until gone_recheck_hours have passed.
     assert last_line(user.cli("collect").stdout).startswith("1 ok, 0 failed, 0 unavailable, 1 waiting;")
+
+
+def test_a_mastodon_account_suspended_between_rounds(user: User) -> None:
+    world = user.world
+    name = fresh_name("closing")
+    account_id, api = new_mastodon_account(world, name)
+    api.status_post("Bis bald", language="de")
+    user.configure([("mastodon", f"{name}@{MASTODON_DOMAIN}")])
+    user.cli("db", "upgrade")
+    user.cli("accounts", "sync")
+    assert last_line(user.cli("collect").stdout).startswith("1 ok, 0 failed, 0 unavailable, 0 waiting; 1 new")
+    client(world.mastodon, "token-moderator").admin_account_moderate(account_id, action="suspend")
+    # The walk sees an empty history; the profile refresh asks the account and flags it.
+    assert last_line(user.cli("collect").stdout).startswith("1 ok, 0 failed, 0 unavailable, 0 waiting; 0 new")
+    report = user.refresh_profiles()
+    assert [(label, why.split(":")[0]) for label, why in report.failed] == [
+        (f"mastodon:{name}@{MASTODON_DOMAIN}", "suspended")
+    ]
+    assert [(a["handle"], a["status"]) for a in user.accounts()] == [
+        (f"{name}@{MASTODON_DOMAIN}", "suspended")
+    ]
+    assert len(user.rows("SELECT id FROM posts")) == 1  # its history stays
