@@ -117,14 +117,14 @@ class User:
         lines += [_account(platform, who) for platform, who in chosen]
         self.config.write_text("\n".join(lines), encoding="utf-8")
 
-    def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`diplomonitor -c CONFIG ARGS...` as a user runs it; stdout and stderr kept apart."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIPLOMONITOR_")}
         done = subprocess.run(
             [str(DIPLOMONITOR), "-c", str(self.config), *args], cwd=self.home, env=env, capture_output=True,
             text=True, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
-        if ok and done.returncode != 0:
+        if done.returncode != 0:
             raise AssertionError(f"diplomonitor {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
         return done
 
@@ -168,9 +168,11 @@ class User:
             engine.dispose()
 
     def accounts(self) -> list[dict[str, Any]]:
-        """`accounts list --all --format json`: one JSON object per line."""
+        """`accounts list --all --format json`: JSON lines, one object per account (README)."""
         out = self.cli("accounts", "list", "--all", "--format", "json").stdout
-        return [json.loads(line) for line in out.splitlines()]
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert all(isinstance(row, dict) for row in rows), out
+        return rows
 
     def export_posts(self, *args: str) -> list[dict[str, str]]:
         """`export posts` for today (UTC), parsed."""
