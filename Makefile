@@ -46,6 +46,20 @@ test: $(STAMP) browser
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The interop suite's peers (tests/interop), installed once into ~/.cache/diplomonitor-peers ahead
+# of the tests; where that cannot be done, the interop tests are skipped and say why.
+.PHONY: peers
+peers: $(STAMP)
+	$(PY) -m tests.interop.peers
+test: peers
+
+# Without the interop suite (tests/interop: real peers) and the tests that start subprocesses or
+# build models: a quick check while working. `make test` runs everything.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not interop and not slow" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

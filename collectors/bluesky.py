@@ -35,7 +35,7 @@ from collectors.bluesky_posts import (
 from collectors.errors import AuthRequired, BadResponse, CollectorError, Gone, HostUnavailable, RateLimited
 from collectors.http import HostRegistry, PoliteTransport
 from collectors.records import Floor, Identity, KnownPost, Page, Post, Profile, Reception, Refreshed
-from collectors.settings import BlueskySettings, CollectSettings
+from collectors.settings import BlueskySettings, CollectSettings, FeedFilter
 
 log = logging.getLogger(__name__)
 BATCH = 25  # getPosts and getProfiles take at most 25 at once
@@ -48,6 +48,30 @@ _GONE = {
     "RepoSuspended": "suspended",
 }
 _NOT_FOUND = ("profile not found", "unable to resolve handle", "could not find", "actor not found")
+_DROPS_REPLIES: frozenset[str] = frozenset({"posts_and_author_threads", "posts_no_replies"})
+
+
+def author_feed_filter(settings: BlueskySettings, collect: CollectSettings) -> FeedFilter:
+    """The getAuthorFeed filter: `include_replies` decides, an explicit `feed_filter` may only narrow.
+
+    `posts_and_author_threads` (the AppView's default view of a profile) leaves out replies to
+    other accounts, so it is the filter only when replies are not wanted; `posts_with_replies`
+    keeps everything. An explicit filter that would drop the replies `include_replies` asks
+    for is overruled, with a warning, so the two settings never disagree silently.
+    """
+    derived: FeedFilter = "posts_with_replies" if collect.include_replies else "posts_and_author_threads"
+    chosen = settings.feed_filter
+    if chosen is None or chosen == derived:
+        return derived
+    if collect.include_replies and chosen in _DROPS_REPLIES:
+        log.warning(
+            "[bluesky] feed_filter = %r leaves out replies to other accounts while [collect] "
+            "include_replies = true: reading %r (remove feed_filter; include_replies decides)",
+            chosen,
+            derived,
+        )
+        return derived
+    return chosen
 
 
 class BlueskyCollector:
@@ -67,6 +91,7 @@ class BlueskyCollector:
     ):
         self.settings, self.collect, self.registry = settings, collect, registry
         self._password, self._session_path, self._inner = password, session_path, transport
+        self.feed_filter = author_feed_filter(settings, collect)
         self._public = Client(base_url=settings.appview_url, request=self._request())
         self._authed: Client | None = None
         self._login_lock = threading.Lock()
@@ -110,13 +135,26 @@ class BlueskyCollector:
         """The account's feed from `cursor` (or the top) down to `floor`, a page at a time."""
         while True:
             params = models.AppBskyFeedGetAuthorFeed.Params(
-                actor=identity.platform_id, limit=100, filter=self.settings.feed_filter, cursor=cursor
+                actor=identity.platform_id,
+                limit=self.settings.page_size,
+                filter=self.feed_filter,
+                cursor=cursor,
             )
-            page = self._cut(identity, self._query("app.bsky.feed.getAuthorFeed", params), floor, cursor)
+            page = self._cut(identity, self._author_feed(identity, params), floor, cursor)
             yield page
             if page.done:
                 return
             cursor = page.cursor
+
+    def _author_feed(self, identity: Identity, params: Any) -> dict[str, Any]:
+        try:
+            return self._query("app.bsky.feed.getAuthorFeed", params)
+        except Gone as exc:
+            # The AppView says "Profile not found" here for deactivated and taken-down accounts
+            # too; only getProfile says which. A profile that still resolves keeps this error.
+            if exc.status == "not_found":
+                self.resolve(identity.handle, identity.platform_id)
+            raise
 
     def _cut(self, identity: Identity, data: Mapping[str, Any], floor: Floor, cursor: str | None) -> Page:
         feed = data.get("feed")
@@ -149,7 +187,8 @@ class BlueskyCollector:
             return False
         if post.is_repost:
             return self.collect.include_reposts
-        return self.collect.include_replies or not post.is_reply
+        own_thread = (post.reply_root_uri or "").startswith(f"at://{identity.platform_id}/")
+        return self.collect.include_replies or not post.is_reply or own_thread
 
     def refresh(self, identity: Identity, known: Sequence[KnownPost], now: datetime) -> Refreshed:
         """Re-read the account's own recent posts (25 per getPosts); missing ones are gone."""

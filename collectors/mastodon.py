@@ -233,7 +233,7 @@ class MastodonCollector:
         return out, False
 
     def profiles(self, identities: Sequence[Identity], now: datetime) -> dict[str, Profile]:
-        """Follower numbers by account id, one request per account; failures are left out."""
+        """Follower numbers by account id, one request per account; failures and gone accounts left out."""
         out: dict[str, Profile] = {}
         for identity in identities:
             instance = _instance(identity)
@@ -242,6 +242,8 @@ class MastodonCollector:
             except CollectorError as exc:
                 log.info("no profile for %s: %s", identity.handle, exc)
                 continue
+            if account.get("suspended") or isinstance(account.get("moved"), Mapping):
+                continue  # left out: the caller resolves the account and learns why
             out[identity.platform_id] = account_to_profile(account, instance, now)
         return out
 

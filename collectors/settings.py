@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-FeedFilter = Literal["posts_with_replies", "posts_no_replies", "posts_with_media", "posts_and_author_threads"]
+# getAuthorFeed filters that keep whole posts (the media-only filters drop text posts and reposts).
+FeedFilter = Literal["posts_with_replies", "posts_and_author_threads", "posts_no_replies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,7 @@ class CollectSettings:
 
     backfill_days: int = 30  # first run fetches this far back
     refresh_days: int = 7  # posts younger than this get engagement refreshes
+    # Replies to other accounts; an account's own threads (replies to itself) are always kept.
     include_replies: bool = True
     include_reposts: bool = True
     timeout_seconds: float = 20.0
@@ -59,10 +61,15 @@ class CollectSettings:
 
 @dataclass(frozen=True, slots=True)
 class BlueskySettings:
-    """The AppView to read from, and an optional login (password from the environment)."""
+    """The AppView to read from, and an optional login (password from the environment).
+
+    URLs name the server, with or without its `/xrpc` path: both read the same.
+    """
 
     appview_url: str = "https://public.api.bsky.app"
-    feed_filter: FeedFilter = "posts_and_author_threads"
+    # None: [collect] include_replies decides (see collectors.bluesky.author_feed_filter).
+    feed_filter: FeedFilter | None = None
+    page_size: int = 100  # feed items per getAuthorFeed request; the AppView serves at most 100
     # Bluesky's documented limit is 3000 requests per 5 minutes; stay well under it.
     requests_per_5min: int = 1500
     login_handle: str | None = None
@@ -73,10 +80,15 @@ class BlueskySettings:
 
     def __post_init__(self) -> None:
         for name in ("appview_url", "login_url"):
-            if not getattr(self, name).startswith(("http://", "https://")):
+            url = getattr(self, name)
+            if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must start with http:// or https://")
+            # The SDK adds /xrpc itself, and doubles it after a trailing slash: keep the bare server.
+            object.__setattr__(self, name, url.rstrip("/").removesuffix("/xrpc").rstrip("/"))
         if self.requests_per_5min < 1:
             raise ValueError("requests_per_5min must be at least 1")
+        if not 1 <= self.page_size <= 100:
+            raise ValueError("page_size must be between 1 and 100")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,8 @@ class MastodonSettings:
     def __post_init__(self) -> None:
         if self.requests_per_5min < 1:
             raise ValueError("requests_per_5min must be at least 1")
+        if self.scheme not in ("http", "https"):
+            raise ValueError("scheme must be 'http' or 'https'")
         if not 1 <= self.page_size <= 40:
             raise ValueError("page_size must be between 1 and 40")
         for host, url in self.instance_urls.items():
@@ -108,5 +122,3 @@ class MastodonSettings:
     def token_env(self, instance: str) -> str:
         """The environment variable that may hold an access token for an instance."""
         return self.token_env_prefix + re.sub(r"[^A-Za-z0-9]", "_", instance).upper()
-        if self.scheme not in ("http", "https"):
-            raise ValueError("scheme must be 'http' or 'https'")

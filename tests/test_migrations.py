@@ -39,15 +39,15 @@ def test_upgrade_from_empty(tmp_path) -> None:
     engine.dispose()
 
 
-# --- 0003: the topic taxonomy v2 (issue 12) ------------------------------------------------
+# --- 0004: the topic taxonomy v2 (issue 12) ------------------------------------------------
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def before_topics_v2(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A new, empty database migrated to the revision before 0003 (topic taxonomy v2)."""
+    """A new, empty database migrated to the revision before 0004 (topic taxonomy v2)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
-        upgrade(url, "0002")
+        upgrade(url, "0003")
         yield url
         return
     admin_url = make_url(PG_URL)
@@ -62,7 +62,7 @@ def before_topics_v2(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url, "0002")
+        upgrade(url, "0003")
         yield url
     finally:
         with admin.connect() as conn:
@@ -94,7 +94,7 @@ def _old_rows(url: str) -> None:
     engine.dispose()
 
 
-def test_0003_renames_stored_topics_and_every_post_is_scored_again(before_topics_v2: str) -> None:
+def test_0004_renames_stored_topics_and_every_post_is_scored_again(before_topics_v2: str) -> None:
     _old_rows(before_topics_v2)
     upgrade(before_topics_v2)
     engine = make_engine(before_topics_v2)
@@ -120,10 +120,10 @@ def test_0003_renames_stored_topics_and_every_post_is_scored_again(before_topics
     engine.dispose()
 
 
-def test_0003_downgrade_restores_the_old_ids(before_topics_v2: str) -> None:
+def test_0004_downgrade_restores_the_old_ids(before_topics_v2: str) -> None:
     _old_rows(before_topics_v2)
     upgrade(before_topics_v2)
-    command.downgrade(alembic_config(before_topics_v2), "0002")
+    command.downgrade(alembic_config(before_topics_v2), "0003")
     engine = make_engine(before_topics_v2)
     with engine.connect() as conn:
         stored = {r.post_id: r.topics for r in conn.execute(select(scores.c.post_id, scores.c.topics))}

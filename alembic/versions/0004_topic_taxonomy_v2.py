@@ -1,7 +1,7 @@
 """topic taxonomy v2: renamed topic ids, and what each post's topics rest on
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 06:00:00
 
 The taxonomy grew from 13 to 21 topics (issue 12). Two ids changed meaning and name where
@@ -12,8 +12,8 @@ scored again; that happens on the next scoring run, because the scorer's fingerp
 (posts.scored_with) changed with the taxonomy. Downgrade renames them back (posts scored
 under the new taxonomy keep new ids that the old one does not know).
 
-scores.topic_basis says what a post's topics rest on (rules, rules+embedding, embedding,
-no_rules); NULL for posts scored before this revision.
+scores.topic_basis and reception_scores.topic_basis say what a text's topics rest on
+(rules, rules+embedding, embedding, no_rules); NULL for texts scored before this revision.
 """
 
 from __future__ import annotations
@@ -22,17 +22,21 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 RENAMED = {"science_technology": "science_research", "bilateral_multilateral": "bilateral"}
 
 
+SCORED = ("scores", "reception_scores")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("scores", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("topic_basis", sa.String(length=16), nullable=True))
+    for table in SCORED:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("topic_basis", sa.String(length=16), nullable=True))
     for old, new in RENAMED.items():
         _rename(old, new)
 
@@ -40,8 +44,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     for old, new in RENAMED.items():
         _rename(new, old)
-    with op.batch_alter_table("scores", schema=None) as batch_op:
-        batch_op.drop_column("topic_basis")
+    for table in SCORED:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("topic_basis")
 
 
 def _rename(old: str, new: str) -> None:

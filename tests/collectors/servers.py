@@ -141,7 +141,14 @@ def iso(t: datetime) -> str:
 
 
 class FakeBluesky(FakeServer):
-    """An AppView (and a PDS for logins): profiles, author feeds with a pinned post, getPosts."""
+    """An AppView (and a PDS for logins): profiles, author feeds, getPosts.
+
+    Author feeds are filtered, paged and pinned as the reference AppView does (checked against
+    @atproto/dev-env by tests/interop): `filter` decides which replies are served, `includePins`
+    puts the pinned post on top of page one, and an unknown, deactivated or taken-down actor
+    gets 400 "Profile not found" from getAuthorFeed while getProfile names the reason.
+    `page_size` caps a page below the requested `limit`, as the AppView's pages may end early.
+    """
 
     def __init__(self, latency: float = 0.0, page_size: int = 100):
         super().__init__(latency)
@@ -197,10 +204,10 @@ class FakeBluesky(FakeServer):
             return 200, limits, self._session("me.example")
         actor = (query.get("actor") or [""])[0]
         did = self.handles.get(actor, actor)
-        if actor and (actor in self.errors or did in self.errors):
-            status, error, message = self.errors.get(actor) or self.errors[did]
-            return status, limits, {"error": error, "message": message}
         if name == "app.bsky.actor.getProfile":
+            if actor in self.errors or did in self.errors:
+                status, error, message = self.errors.get(actor) or self.errors[did]
+                return status, limits, {"error": error, "message": message}
             if did not in self.profiles:
                 return 400, limits, {"error": "InvalidRequest", "message": "Profile not found"}
             return 200, limits, self.profiles[did]
@@ -216,7 +223,16 @@ class FakeBluesky(FakeServer):
                 },
             )
         if name == "app.bsky.feed.getAuthorFeed":
-            return 200, limits, self._feed(did, query)
+            limit = int((query.get("limit") or ["50"])[0])
+            if not 1 <= limit <= 100:
+                size = "too big (maximum 100" if limit > 100 else "too small (minimum 1"
+                message = f"Invalid app.bsky.feed.getAuthorFeed params: integer {size}, got {limit})"
+                return 400, limits, {"error": "InvalidRequest", "message": message}
+            # The AppView answers "Profile not found" for unknown, deactivated and taken-down
+            # actors alike; only getProfile tells them apart.
+            if did not in self.profiles or actor in self.errors or did in self.errors:
+                return 400, limits, {"error": "InvalidRequest", "message": "Profile not found"}
+            return 200, limits, self._feed(did, query, limit)
         if name == "app.bsky.feed.getPosts":
             views = self.views()
             return 200, limits, {"posts": [views[u] for u in query.get("uris", []) if u in views]}
@@ -235,17 +251,31 @@ class FakeBluesky(FakeServer):
             return 200, limits, out
         return 404, limits, {"error": "MethodNotImplemented", "message": f"{name} not served"}
 
-    def _feed(self, did: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        if did not in self.profiles:
-            return {"feed": []}
-        start = int((query.get("cursor") or ["0"])[0])
-        limit = min(int((query.get("limit") or ["50"])[0]), self.page_size)
-        items = self.feeds[did][start : start + limit]
-        if start == 0 and did in self.pinned:
-            items = [{"post": self.pinned[did], "reason": {"$type": "app.bsky.feed.defs#reasonPin"}}, *items]
-        out: dict[str, Any] = {"feed": items}
-        if start + limit < len(self.feeds[did]):
-            out["cursor"] = str(start + limit)
+    def _feed(self, did: str, query: dict[str, list[str]], limit: int) -> dict[str, Any]:
+        """getAuthorFeed as the AppView serves it (@atproto/bsky api/app/bsky/feed/getAuthorFeed.ts)."""
+        wanted = (query.get("filter") or ["posts_with_replies"])[0]
+        items = [i for i in self.feeds[did] if _in_feed(i, did, wanted)]
+        cursor: int | None = int((query.get("cursor") or ["0"])[0])
+        pins = (query.get("includePins") or [""])[0] == "true" and not query.get("cursor")
+        page: list[dict[str, Any]] = []
+        # fillPage: while a page holds less than half the limit, fetch on (10 fetches at most).
+        for _ in range(10):
+            if cursor is None or (page and len(page) >= -(-limit // 2)) or len(page) >= self.page_size:
+                break
+            end = cursor + min(limit, self.page_size) - len(page)
+            chunk = items[cursor:end]
+            if wanted == "posts_and_author_threads":
+                chunk = _self_threads(chunk)
+            if pins and cursor == 0 and did in self.pinned:
+                pinned = self.pinned[did]
+                chunk = [{"post": pinned, "reason": {"$type": "app.bsky.feed.defs#reasonPin"}}] + [
+                    i for i in chunk if i["post"]["uri"] != pinned["uri"]
+                ]
+            page += chunk
+            cursor = end if end < len(items) else None
+        out: dict[str, Any] = {"feed": page}
+        if cursor is not None:
+            out["cursor"] = str(cursor)
         return out
 
     def add_reply(self, root: str, view: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
@@ -311,6 +341,36 @@ class FakeBluesky(FakeServer):
         }
 
 
+def _reply(post: dict[str, Any]) -> dict[str, Any]:
+    return post.get("record", {}).get("reply") or {}
+
+
+def _in_feed(item: dict[str, Any], did: str, wanted: str) -> bool:
+    """The data plane's choice of feed items for a filter (reposts pass every text filter)."""
+    if "reason" in item:
+        return True
+    reply = _reply(item["post"])
+    if wanted == "posts_no_replies":
+        return not reply
+    if wanted == "posts_and_author_threads":
+        return not reply or str(reply.get("root", {}).get("uri", "")).startswith(f"at://{did}/")
+    return True
+
+
+def _self_threads(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The AppView's SelfThreadTracker: a reply stays only if its whole chain up to the root is
+    on this same page, so a self-thread split across pages loses its later replies."""
+    posts = {i["post"]["uri"]: i["post"] for i in page if "reason" not in i}
+
+    def whole(uri: str, seen: frozenset[str] = frozenset()) -> bool:
+        if uri not in posts or uri in seen:
+            return False
+        parent = _reply(posts[uri]).get("parent", {}).get("uri")
+        return parent is None or whole(parent, seen | {uri})
+
+    return [i for i in page if "reason" in i or whole(i["post"]["uri"])]
+
+
 class FakeMastodon(FakeServer):
     """A Mastodon instance: accounts/lookup, accounts/:id, accounts/:id/statuses, statuses/:id."""
 
@@ -321,6 +381,8 @@ class FakeMastodon(FakeServer):
         self.accounts: dict[str, dict[str, Any]] = {}  # id -> account
         self.statuses: dict[str, list[dict[str, Any]]] = defaultdict(list)  # account id -> newest first
         self.gone: dict[str, int] = {}  # account or status id -> 404/410
+        # Suspended by a moderator: found by id with `suspended: true`, no statuses, no lookup.
+        self.suspended: set[str] = set()
         self.require_token: str | None = None  # a token reads need (401 without it)
         self.remaining = 300
         self.descendants: dict[str, list[dict[str, Any]]] = defaultdict(list)  # status id -> replies
@@ -359,7 +421,7 @@ class FakeMastodon(FakeServer):
         if parts[:3] == ["api", "v1", "accounts"] and parts[3:] == ["lookup"]:
             acct = (query.get("acct") or [""])[0].split("@")[0]
             found = [a for a in self.accounts.values() if a["username"].lower() == acct.lower()]
-            if not found:
+            if not found or found[0]["id"] in self.suspended:
                 return 404, limits, {"error": "Record not found"}
             return self._account(found[0]["id"], limits)
         if parts[:3] == ["api", "v1", "accounts"] and len(parts) == 4:
@@ -367,6 +429,8 @@ class FakeMastodon(FakeServer):
         if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["statuses"]:
             if parts[3] in self.gone:
                 return self.gone[parts[3]], limits, {"error": "Gone"}
+            if parts[3] in self.suspended:
+                return 200, limits, []
             return self._statuses(parts[3], query, limits)
         if parts[:3] == ["api", "v1", "statuses"] and parts[4:] == ["context"]:
             if not any(s["id"] == parts[3] for items in self.statuses.values() for s in items):
@@ -396,6 +460,8 @@ class FakeMastodon(FakeServer):
             return self.gone[account_id], limits, {"error": "Gone"}
         if account_id not in self.accounts:
             return 404, limits, {"error": "Record not found"}
+        if account_id in self.suspended:
+            return 200, limits, {**self.accounts[account_id], "suspended": True}
         return 200, limits, self.accounts[account_id]
 
     def _statuses(
@@ -413,11 +479,14 @@ class FakeMastodon(FakeServer):
             items = [s for s in items if int(s["id"]) < int(arg("max_id") or 0)]
         if arg("since_id"):
             items = [s for s in items if int(s["id"]) > int(arg("since_id") or 0)]
-        page = items[: min(int(arg("limit") or 20), self.page_size)]
+        limit = min(int(arg("limit") or 20), self.page_size)
+        page = items[:limit]
         headers = dict(limits)
-        if page:
-            base = f"http://{self.host}/api/v1/accounts/{account_id}/statuses"
-            headers["Link"] = (
-                f'<{base}?max_id={page[-1]["id"]}>; rel="next", <{base}?min_id={page[0]["id"]}>; rel="prev"'
+        if page:  # as Mastodon: a `next` link only after a full page, a `prev` link always
+            kept = "".join(
+                f"&{k}={arg(k)}" for k in ("limit", "exclude_replies", "exclude_reblogs") if arg(k)
             )
+            base = f"http://{self.host}/api/v1/accounts/{account_id}/statuses"
+            links = [f'<{base}?max_id={page[-1]["id"]}{kept}>; rel="next"'] if len(page) == limit else []
+            headers["Link"] = ", ".join([*links, f'<{base}?min_id={page[0]["id"]}{kept}>; rel="prev"'])
         return 200, headers, page

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from collectors.bluesky import BlueskyCollector
+from collectors.bluesky import BlueskyCollector, author_feed_filter
 from collectors.errors import BadResponse, Gone
 from collectors.http import HostRegistry
 from collectors.records import Floor, KnownPost
@@ -68,24 +70,161 @@ def test_resolve_flags_gone_and_invalid_accounts(bsky: FakeBluesky, make) -> Non
     )
 
 
-def test_pages_follow_cursors_past_short_pages_and_the_pinned_post(bsky: FakeBluesky, make) -> None:
+def test_pages_follow_cursors_past_short_pages(bsky: FakeBluesky, make) -> None:
     bsky.page_size = 3  # pages end early: 3 items while we ask for 100
     views = _history(bsky, 8)
-    bsky.pinned[DID] = views[6]  # an older post pinned on top of page one
+    c = make()
+    identity = c.resolve(HANDLE)
+    pages = list(c.pages(identity, Floor(time=NOW - timedelta(days=30))))
+    assert [p.done for p in pages] == [False, False, True]
+    assert [p.uri for page in pages for p in page.posts] == [v["uri"] for v in views]
+    # Incremental: stop at the watermark.
+    again = list(c.pages(identity, Floor(marker=(NOW - timedelta(hours=2)).isoformat())))
+    assert [p.uri for page in again for p in page.posts] == [v["uri"] for v in views[:3]]
+    assert again[-1].done and not again[-1].posts  # a post at the watermark itself is read again
+    assert [dict(s.query) for s in bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")[:2]] == [
+        {"actor": [DID], "limit": ["100"], "filter": ["posts_with_replies"], "includePins": ["false"]},
+        {
+            "actor": [DID],
+            "limit": ["100"],
+            "filter": ["posts_with_replies"],
+            "includePins": ["false"],
+            "cursor": ["3"],
+        },
+    ]
+
+
+def test_page_size_is_the_request_limit(bsky: FakeBluesky, make) -> None:
+    views = _history(bsky, 5)
+    c = make(bluesky_settings(bsky, page_size=2))
+    pages = list(c.pages(c.resolve(HANDLE), Floor(time=NOW - timedelta(days=30))))
+    assert [[p.uri for p in page.posts] for page in pages] == [
+        [v["uri"] for v in views[i : i + 2]] for i in (0, 2, 4)
+    ]
+    assert {s.query["limit"][0] for s in bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")} == {"2"}
+
+
+def test_a_pinned_post_on_top_never_stops_a_walk_nor_moves_the_watermark(bsky: FakeBluesky, make) -> None:
+    bsky.page_size = 3
+    views = _history(bsky, 8)
+    bsky.pinned[DID] = views[6]  # an older post, pinned
+    # diplomonitor never asks for pins; an AppView that shows them anyway answers page one so:
+    first = bsky._feed(DID, {"includePins": ["true"], "filter": ["posts_with_replies"]}, 100)
+    assert first["feed"][0]["reason"]["$type"] == "app.bsky.feed.defs#reasonPin"
+    bsky.fail("/xrpc/app.bsky.feed.getAuthorFeed", Fault(body=json.dumps(first).encode()))
     c = make()
     identity = c.resolve(HANDLE)
     pages = list(c.pages(identity, Floor(time=NOW - timedelta(days=30))))
     uris = [p.uri for page in pages for p in page.posts]
-    assert len(pages) == 3 and [p.done for p in pages] == [False, False, True]
-    assert uris.count(views[6]["uri"]) == 2  # kept where it was, and on top: the store dedupes
+    assert uris.count(views[6]["uri"]) == 2  # on top, and in its place: the store dedupes
     assert set(uris) == {v["uri"] for v in views}
-    assert pages[0].top == (NOW).isoformat()  # the pinned post never moves the watermark
-    # Incremental: stop at the watermark even though the pinned (older) post comes first.
+    assert pages[0].top == NOW.isoformat()  # the pinned post never moves the watermark
+    bsky.fail("/xrpc/app.bsky.feed.getAuthorFeed", Fault(body=json.dumps(first).encode()))
     again = list(c.pages(identity, Floor(marker=(NOW - timedelta(hours=2)).isoformat())))
     assert [p.uri for page in again for p in page.posts] == [v["uri"] for v in views[:3]]
-    assert again[-1].done and not again[-1].posts  # a post at the watermark itself is read again
-    assert bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")[0].query["limit"] == ["100"]
+
+
+def _conversation(bsky: FakeBluesky) -> dict[str, str]:
+    """Own posts, a self-thread, a reply to another account and a repost, newest first."""
+    bsky.add_account(DID, HANDLE)
+    other = "did:plc:citizen"
+    theirs = post_view(other, "citizen.example", "c1", "a question", NOW - timedelta(hours=9))
+    root = post_view(DID, HANDLE, "t0", "a thread", NOW - timedelta(hours=8))
+    own = (f"at://{DID}/app.bsky.feed.post/t0",) * 2
+    one = post_view(DID, HANDLE, "t1", "1/", NOW - timedelta(hours=7), reply=own)
+    two = post_view(DID, HANDLE, "t2", "2/", NOW - timedelta(hours=6), reply=(one["uri"], root["uri"]))
+    answer = post_view(DID, HANDLE, "r1", "an answer", NOW - timedelta(hours=5), reply=(theirs["uri"],) * 2)
+    plain = post_view(DID, HANDLE, "p1", "news", NOW - timedelta(hours=4))
+    bsky.feeds[DID] = [
+        repost_item(theirs, DID, HANDLE, NOW - timedelta(hours=3), "rp"),
+        {"post": plain},
+        {"post": answer},
+        {"post": two},
+        {"post": one},
+        {"post": root},
+    ]
+    return {"root": root["uri"], "one": one["uri"], "two": two["uri"], "answer": answer["uri"],
+            "plain": plain["uri"], "repost": f"at://{DID}/app.bsky.feed.repost/rp"}  # fmt: skip
+
+
+def _collected(c: BlueskyCollector) -> list[str]:
+    pages = c.pages(c.resolve(HANDLE), Floor(time=NOW - timedelta(days=1)))
+    return [p.uri for page in pages for p in page.posts]
+
+
+def test_replies_to_other_accounts_are_collected_by_default(bsky: FakeBluesky, make) -> None:
+    """Issue 10.1: the AppView's posts_and_author_threads leaves replies to others out."""
+    uri = _conversation(bsky)
+    assert _collected(make()) == [uri[k] for k in ("repost", "plain", "answer", "two", "one", "root")]
+    assert bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")[0].query["filter"] == ["posts_with_replies"]
+
+
+def test_without_replies_own_threads_stay_and_replies_to_others_go(
+    bsky: FakeBluesky, fast: CollectSettings, registry: HostRegistry, opened
+) -> None:
+    uri = _conversation(bsky)
+    c = BlueskyCollector(bluesky_settings(bsky), replace(fast, include_replies=False), registry)
+    opened.append(c)
+    assert _collected(c) == [uri[k] for k in ("repost", "plain", "two", "one", "root")]
     assert bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")[0].query["filter"] == ["posts_and_author_threads"]
+
+
+@pytest.mark.parametrize(
+    ("include_replies", "feed_filter", "sent"),
+    [
+        (True, None, "posts_with_replies"),
+        (False, None, "posts_and_author_threads"),
+        (True, "posts_and_author_threads", "posts_with_replies"),  # contradicts include_replies: overruled
+        (True, "posts_no_replies", "posts_with_replies"),
+        (False, "posts_no_replies", "posts_no_replies"),  # narrows: own threads left out too
+        (False, "posts_with_replies", "posts_with_replies"),  # replies to others dropped here instead
+    ],
+)
+def test_include_replies_decides_the_feed_filter(
+    include_replies: bool, feed_filter: str | None, sent: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = BlueskySettings(feed_filter=feed_filter)  # type: ignore[arg-type]
+    assert author_feed_filter(settings, CollectSettings(include_replies=include_replies)) == sent
+    overruled = include_replies and feed_filter not in (None, "posts_with_replies")
+    assert [r.levelname for r in caplog.records] == (["WARNING"] if overruled else [])
+
+
+def test_the_local_appview_filters_as_the_reference_does(bsky: FakeBluesky) -> None:
+    """posts_and_author_threads keeps a self-thread only when its whole chain is on the page."""
+    uri = _conversation(bsky)
+    bsky.page_size = 4  # the thread's root lands on page two: its replies on page one are dropped
+
+    def served(wanted: str) -> list[str]:
+        cursor, out = None, []
+        while True:
+            query = {"filter": [wanted], **({"cursor": [cursor]} if cursor else {})}
+            body = bsky._feed(DID, query, 100)
+            out += [i.get("reason", {}).get("uri") or i["post"]["uri"] for i in body["feed"]]
+            if not (cursor := body.get("cursor")):
+                return out
+
+    assert served("posts_with_replies") == [
+        uri[k] for k in ("repost", "plain", "answer", "two", "one", "root")
+    ]
+    assert served("posts_no_replies") == [uri[k] for k in ("repost", "plain", "root")]
+    assert served("posts_and_author_threads") == [uri[k] for k in ("repost", "plain", "root")]
+    bsky.page_size = 100
+    assert served("posts_and_author_threads") == [uri[k] for k in ("repost", "plain", "two", "one", "root")]
+
+
+def test_an_account_deactivated_after_resolution_is_flagged_deactivated(bsky: FakeBluesky, make) -> None:
+    """getAuthorFeed says only "Profile not found"; getProfile says why."""
+    _history(bsky, 2)
+    c = make()
+    identity = c.resolve(HANDLE)
+    bsky.errors[DID] = (400, "AccountDeactivated", "Account is deactivated")
+    with pytest.raises(Gone) as gone:
+        list(c.pages(identity, Floor(time=NOW - timedelta(days=1))))
+    assert gone.value.status == "deactivated"
+    del bsky.errors[DID], bsky.profiles[DID]  # vanished entirely: not found
+    with pytest.raises(Gone) as missing:
+        list(c.pages(identity, Floor(time=NOW - timedelta(days=1))))
+    assert missing.value.status == "not_found"
 
 
 def test_posts_keep_facets_replies_quotes_cards_reposts_and_unknown_embeds(bsky, make) -> None:

@@ -59,6 +59,22 @@ def test_lookup_on_the_home_instance_and_gone_accounts(masto: FakeMastodon, make
     assert (gone.value.status, missing.value.status, moved.value.status) == ("gone", "not_found", "moved")
 
 
+def test_an_account_suspended_after_resolution_is_found_out(masto: FakeMastodon, make) -> None:
+    """As mastodon-mock (and Mastodon) serve it: no statuses, no lookup, `suspended` by id."""
+    masto.add_account("42", "Amb")
+    c = make()
+    identity = c.resolve(HANDLE)
+    masto.suspended.add("42")
+    pages = list(c.pages(identity, Floor(time=NOW - timedelta(days=1))))
+    assert [p.posts for p in pages] == [()]  # the walk alone cannot tell: an empty history
+    assert c.profiles([identity], NOW) == {}  # left out, so the profile refresh asks why
+    with pytest.raises(Gone) as by_id:
+        c.resolve(HANDLE, "42")
+    with pytest.raises(Gone) as by_handle:
+        c.resolve(HANDLE)
+    assert (by_id.value.status, by_handle.value.status) == ("suspended", "not_found")
+
+
 def test_pages_keep_since_id_on_every_page(masto: FakeMastodon, make) -> None:
     masto.page_size = 4
     _history(masto, 10)
