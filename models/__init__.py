@@ -1,7 +1,8 @@
 """Machine-learning models that score posts: language, multilingual sentiment, soft-power topics.
 
 A leaf: nothing here knows the database or the schedule. `models.scorer.Scorer` turns texts
-into `Score` records; `monitor.scoring` stores them. Heavy libraries (torch, transformers,
+into `Score` records, keeping the contract in `models.protocol.Classifier`; `monitor.scoring`
+stores them. Heavy libraries (torch, transformers,
 onnxruntime) are imported on first use, never when this package is imported.
 
 A configured model that is not on disk is no error while scoring: the scorer leaves its part

@@ -124,6 +124,10 @@ class Scorer:
     def fingerprint(self) -> str:
         return self.versions().fingerprint
 
+    @property
+    def posts_per_batch(self) -> int:
+        return self.settings.posts_per_batch
+
     def load(self) -> Versions:
         """Load the models found by the last `versions()` (idempotent; a model found since is loaded).
 

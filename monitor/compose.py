@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from alerts.channels import Channel
     from collectors.http import Clock
     from collectors.protocol import Collector
+    from models.protocol import Classifier
     from models.scorer import Scorer
     from monitor.service.jobs import Job, JobFunction
     from monitor.service.locks import JobLocks
@@ -229,7 +230,7 @@ class Parts:
 
         self.settings, self.engine, self.names, self.stop = settings, engine, list(names), stop
         uses = {spec_of(n).uses for n in names}
-        self.scorer = build_scorer(settings)  # cheap: models load on the first batch
+        self.scorer: Classifier = build_scorer(settings)  # cheap: models load on the first batch
         self.backlog: Callable[[Engine], int] = lambda eng: scoring.unscored_count(eng, self.scorer)
         self.host_stats: Callable[[], Any] | None = None
         self.collectors: dict[str, Collector] = {}

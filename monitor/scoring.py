@@ -1,16 +1,22 @@
-"""The scoring job: posts not yet scored by the current models -> models.Scorer -> scores.
+"""The scoring job: texts not yet scored by the current models -> models.Classifier -> scores.
 
-A post needs scoring when `posts.scored_with` differs from the scorer's fingerprint: NULL for
-a new or edited post, an older fingerprint after a model or taxonomy change. Each batch is
-written in one transaction (scores, post_topics, posts.scored_with). On PostgreSQL the batch
-is claimed with SELECT ... FOR UPDATE SKIP LOCKED inside that transaction, so several
-processes share the backlog and never score a post twice. On SQLite (one writer at a time)
-the batch is read, scored outside any transaction, then written only where the text is still
-the one scored.
+Two kinds of text are scored by the same models: the watched accounts' posts (`posts` ->
+`scores` and `post_topics`) and the audience's replies and quotes (`reception_posts` ->
+`reception_scores`; after each batch the watched posts' reply figures are recomputed,
+monitor.measures.reception_figures). Posts go first: a backlog of answers never delays them.
+
+A text needs scoring when its `scored_with` differs from the classifier's fingerprint: NULL
+for a new or edited text, an older fingerprint after a model or taxonomy change. Answers
+whose text was removed by retention, or that left their thread, are not scored. Each batch
+is written in one transaction (scores, topics, scored_with). On PostgreSQL the batch is
+claimed with SELECT ... FOR UPDATE SKIP LOCKED inside that transaction, so several processes
+share the backlog and never score a text twice. On SQLite (one writer at a time) the batch
+is read, scored outside any transaction, then written only where the text is still the one
+scored.
 
 A configured model that is missing never stops scoring: language and keyword topics are
 scored at once, and the fingerprint records which parts contributed (`Versions.parts`), so
-the posts are completed (scored again) on the first run after the model appears.
+the texts are completed (scored again) on the first run after the model appears.
 """
 
 from __future__ import annotations
@@ -22,36 +28,67 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, or_, select, update
+from sqlalchemy import Column, Connection, Engine, Table, delete, func, or_, select, update
 
-from models.scorer import Score, Scorer, Versions
-from monitor.schema import post_topics, posts, scores
+from models.protocol import Classifier
+from models.scorer import Score, Versions
+from monitor.measures import reception_figures
+from monitor.schema import post_topics, posts, reception_posts, reception_scores, scores
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ScoreReport:
-    scored: int = 0
+    scored: int = 0  # watched accounts' posts
+    answers: int = 0  # the audience's replies and quotes
     batches: int = 0
 
 
-def _pending(fingerprint: str, rescore: bool) -> Any:
-    if rescore:
-        return posts.c.id.is_not(None)
-    return or_(posts.c.scored_with.is_(None), posts.c.scored_with != fingerprint)
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """One kind of scored text: where it lives, where its scores go."""
+
+    table: Table
+    scores: Table
+    key: Column[Any]  # the scores' column naming the text
+    topics: Table | None  # one row per (text, topic), for posts
+    live: tuple[Any, ...]  # texts that can be scored at all
+
+    def pending(self, fingerprint: str, rescore: bool) -> list[Any]:
+        c = self.table.c
+        todo = c.id.is_not(None) if rescore else or_(c.scored_with.is_(None), c.scored_with != fingerprint)
+        return [todo, *self.live]
 
 
-def unscored_count(engine: Engine, scorer: Scorer, *, rescore: bool = False) -> int:
-    """Posts waiting for the models there now (new, edited, or scored by other models)."""
-    query = select(func.count()).select_from(posts).where(_pending(scorer.fingerprint, rescore))
+POSTS = _Texts(posts, scores, scores.c.post_id, post_topics, ())
+ANSWERS = _Texts(
+    reception_posts,
+    reception_scores,
+    reception_scores.c.reception_id,
+    None,
+    (reception_posts.c.text.is_not(None), reception_posts.c.deleted_at.is_(None)),
+)
+
+
+def unscored_count(engine: Engine, scorer: Classifier, *, rescore: bool = False) -> int:
+    """Texts waiting for the models there now (new, edited, or scored by other models): posts
+    and answers together."""
+    fingerprint = scorer.versions().fingerprint
     with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
+        return sum(
+            int(
+                conn.execute(
+                    select(func.count()).select_from(t.table).where(*t.pending(fingerprint, rescore))
+                ).scalar_one()
+            )
+            for t in (POSTS, ANSWERS)
+        )
 
 
 def score_pending(
     engine: Engine,
-    scorer: Scorer,
+    scorer: Classifier,
     *,
     limit: int | None = None,
     rescore: bool = False,
@@ -59,22 +96,47 @@ def score_pending(
     stop: threading.Event | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ScoreReport:
-    """Score posts in batches until none is left (or `limit`, or `stop`), with the models there now."""
+    """Score posts, then answers, in batches until none is left (or `limit` texts, or `stop`)."""
     versions = scorer.versions()  # looks again for a model that was missing
     for role, why in versions.missing:
         log.warning("scoring without %s: %s", role, why, extra={"fields": {"missing": role}})
-    size = scorer.settings.posts_per_batch
+    counts: list[int] = []
+    batches = 0
+    for texts in (POSTS, ANSWERS):
+        left = None if limit is None else limit - sum(counts)
+        done, n = _score_all(engine, scorer, versions, texts, left, rescore, now, stop, progress)
+        counts.append(done)
+        batches += n
+    report = ScoreReport(scored=counts[0], answers=counts[1], batches=batches)
+    if report.scored or report.answers:
+        log.info("scored %d post(s) and %d answer(s) in %d batch(es)", report.scored, report.answers, batches,
+                 extra={"fields": {"scored": report.scored, "answers": report.answers}})  # fmt: skip
+    return report
+
+
+def _score_all(
+    engine: Engine,
+    scorer: Classifier,
+    versions: Versions,
+    texts: _Texts,
+    limit: int | None,
+    rescore: bool,
+    now: datetime | None,
+    stop: threading.Event | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    size = scorer.posts_per_batch
     after, scored, batches = 0, 0, 0
     claim = engine.dialect.name == "postgresql"
     while limit is None or scored < limit:
         if stop is not None and stop.is_set():
             break
         want = size if limit is None else min(size, limit - scored)
-        if not scored and not _any_pending(engine, versions.fingerprint, rescore, after):
+        if not scored and not _any_pending(engine, texts, versions.fingerprint, rescore, after):
             break
         scorer.load()  # before claiming: loading takes seconds, rows stay unlocked meanwhile
         done, last = (_claim_and_score if claim else _read_then_write)(
-            engine, scorer, versions, want, after, rescore, now or datetime.now(UTC)
+            engine, scorer, versions, texts, want, after, rescore, now or datetime.now(UTC)
         )
         if last is None:
             break
@@ -83,52 +145,61 @@ def score_pending(
         batches += 1
         if progress is not None:
             progress(done)
-    if scored:
-        log.info("scored %d post(s) in %d batch(es)", scored, batches, extra={"fields": {"scored": scored}})
-    return ScoreReport(scored=scored, batches=batches)
+    return scored, batches
 
 
-def _any_pending(engine: Engine, fingerprint: str, rescore: bool, after: int) -> bool:
+def _any_pending(engine: Engine, texts: _Texts, fingerprint: str, rescore: bool, after: int) -> bool:
     with engine.connect() as conn:
-        query = select(posts.c.id).where(_pending(fingerprint, rescore), posts.c.id > after).limit(1)
+        t = texts.table
+        query = select(t.c.id).where(*texts.pending(fingerprint, rescore), t.c.id > after).limit(1)
         return conn.execute(query).first() is not None
 
 
-def _batch_query(fingerprint: str, rescore: bool, after: int, want: int) -> Any:
+def _batch_query(texts: _Texts, fingerprint: str, rescore: bool, after: int, want: int) -> Any:
+    t = texts.table
     return (
-        select(posts.c.id, posts.c.text, posts.c.declared_language, posts.c.languages)
-        .where(_pending(fingerprint, rescore), posts.c.id > after)
-        .order_by(posts.c.id)
+        select(t.c.id, t.c.text, t.c.declared_language, t.c.languages)
+        .where(*texts.pending(fingerprint, rescore), t.c.id > after)
+        .order_by(t.c.id)
         .limit(want)
     )
 
 
 def _claim_and_score(
-    engine: Engine, scorer: Scorer, v: Versions, want: int, after: int, rescore: bool, now: datetime
-) -> tuple[int, int | None]:
+    engine: Engine, scorer: Classifier, v: Versions, texts: _Texts, want: int, after: int, rescore: bool,
+    now: datetime,
+) -> tuple[int, int | None]:  # fmt: skip
     with engine.begin() as conn:
-        query = _batch_query(v.fingerprint, rescore, after, want).with_for_update(skip_locked=True)
+        query = _batch_query(texts, v.fingerprint, rescore, after, want).with_for_update(skip_locked=True)
         rows = conn.execute(query).all()
         if not rows:
             return 0, None
-        results = scorer.score([r.text for r in rows], [_declared(r) for r in rows])
-        _write(conn, [r.id for r in rows], results, v, now)
+        results = scorer.score([r.text or "" for r in rows], [_declared(r) for r in rows])
+        _write(conn, texts, [r.id for r in rows], results, v, now)
     return len(rows), rows[-1].id
 
 
 def _read_then_write(
-    engine: Engine, scorer: Scorer, v: Versions, want: int, after: int, rescore: bool, now: datetime
-) -> tuple[int, int | None]:
+    engine: Engine, scorer: Classifier, v: Versions, texts: _Texts, want: int, after: int, rescore: bool,
+    now: datetime,
+) -> tuple[int, int | None]:  # fmt: skip
     with engine.connect() as conn:
-        rows = conn.execute(_batch_query(v.fingerprint, rescore, after, want)).all()
+        rows = conn.execute(_batch_query(texts, v.fingerprint, rescore, after, want)).all()
     if not rows:
         return 0, None
-    results = scorer.score([r.text for r in rows], [_declared(r) for r in rows])
+    results = scorer.score([r.text or "" for r in rows], [_declared(r) for r in rows])
     with engine.begin() as conn:
-        query = select(posts.c.id, posts.c.text).where(posts.c.id.in_([r.id for r in rows]))
+        t = texts.table
+        query = select(t.c.id, t.c.text).where(t.c.id.in_([r.id for r in rows]), *texts.live)
         current = {r.id: r.text for r in conn.execute(query)}
-        keep = [(r.id, s) for r, s in zip(rows, results, strict=True) if current.get(r.id) == r.text]
-        _write(conn, [i for i, _ in keep], [s for _, s in keep], v, now)  # edited meanwhile: next round
+        keep = [
+            (r.id, s)
+            for r, s in zip(rows, results, strict=True)
+            if r.id in current and current[r.id] == r.text
+        ]
+        _write(
+            conn, texts, [i for i, _ in keep], [s for _, s in keep], v, now
+        )  # edited meanwhile: next round
     return len(keep), rows[-1].id
 
 
@@ -140,27 +211,36 @@ def _declared(row: Any) -> list[str]:
 
 
 def _write(
-    conn: Connection, ids: Sequence[int], results: Sequence[Score], v: Versions, now: datetime
+    conn: Connection, texts: _Texts, ids: Sequence[int], results: Sequence[Score], v: Versions, now: datetime
 ) -> None:
     if not ids:
         return
-    conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(ids)))
-    conn.execute(delete(scores).where(scores.c.post_id.in_(ids)))
-    conn.execute(scores.insert(), [_score_row(i, s, v, now) for i, s in zip(ids, results, strict=True)])
-    topic_rows = [
-        {"post_id": i, "topic": t, "score": x}
-        for i, s in zip(ids, results, strict=True)
-        for t, x in s.topics.items()
-    ]
-    if topic_rows:
-        conn.execute(post_topics.insert(), topic_rows)
-    conn.execute(update(posts).where(posts.c.id.in_(ids)).values(scored_with=v.fingerprint))
+    key = texts.key
+    if texts.topics is not None:
+        conn.execute(delete(texts.topics).where(texts.topics.c.post_id.in_(ids)))
+    conn.execute(delete(texts.scores).where(key.in_(ids)))
+    conn.execute(
+        texts.scores.insert(),
+        [{key.name: i, **_score_row(s, v, now)} for i, s in zip(ids, results, strict=True)],
+    )
+    if texts.topics is not None:
+        topic_rows = [
+            {"post_id": i, "topic": t, "score": x}
+            for i, s in zip(ids, results, strict=True)
+            for t, x in s.topics.items()
+        ]
+        if topic_rows:
+            conn.execute(texts.topics.insert(), topic_rows)
+    table = texts.table
+    conn.execute(update(table).where(table.c.id.in_(ids)).values(scored_with=v.fingerprint))
+    if texts is ANSWERS:  # the watched posts' reply figures follow their replies' scores
+        answered = select(reception_posts.c.post_id).where(reception_posts.c.id.in_(ids)).distinct()
+        reception_figures(conn, sorted(conn.execute(answered).scalars()))
 
 
-def _score_row(post_id: int, s: Score, v: Versions, now: datetime) -> dict[str, Any]:
+def _score_row(s: Score, v: Versions, now: datetime) -> dict[str, Any]:
     sentiment = s.sentiment
     return {
-        "post_id": post_id,
         "scored_with": v.fingerprint,
         "scored_at": now,
         "language": s.language,

@@ -17,10 +17,11 @@ from monitor.cli.app import App, emit, output_options, pass_app, progress
 @click.option(
     "--rescore", is_flag=True, help="Score every post again, even those scored by the current models."
 )
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Score at most N posts.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Score at most N texts (posts first).")
 @pass_app
 def classify(app: App, rescore: bool, limit: int | None) -> None:
-    """Score unscored posts: language, sentiment and soft-power topics."""
+    """Score unscored posts, then the replies and quotes collected for them: language,
+    sentiment and soft-power topics."""
     from models import ModelError
     from monitor import scoring
     from monitor.compose import build_scorer
@@ -38,7 +39,7 @@ def classify(app: App, rescore: bool, limit: int | None) -> None:
             )
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"scored {report.scored} post(s) in {report.batches} batch(es)")
+    click.echo(f"scored {report.scored} post(s) and {report.answers} answer(s) in {report.batches} batch(es)")
 
 
 @click.group()

@@ -40,6 +40,8 @@ class ServiceMetrics:
         self.collected = Counter("diplomonitor_posts_collected", "New posts stored, per platform.",
                                  ["platform"], registry=r)  # fmt: skip
         self.scored = Counter("diplomonitor_posts_scored", "Posts scored by this process.", registry=r)
+        self.answers = Counter("diplomonitor_answers_scored", "Replies and quotes scored by this process.",
+                               registry=r)  # fmt: skip
         self.sent = Counter("diplomonitor_alert_deliveries_sent", "Alert deliveries sent by this process.",
                             registry=r)  # fmt: skip
 
@@ -56,6 +58,7 @@ class ServiceMetrics:
             self.collected.labels(job.removeprefix("collect-")).inc(counts.get("new_posts", 0))
         elif job == "score":
             self.scored.inc(counts.get("scored", 0))
+            self.answers.inc(counts.get("answers", 0))
         elif job == "deliver":
             self.sent.inc(counts.get("sent", 0))
 
@@ -99,7 +102,7 @@ class StateCollector:
             pending.add_metric([status], rows.get(status, 0))
         yield pending
         if self.backlog is not None:
-            yield GaugeMetricFamily("diplomonitor_unscored_posts", "Posts waiting to be scored.",
+            yield GaugeMetricFamily("diplomonitor_unscored_posts", "Posts and answers waiting to be scored.",
                                     value=self.backlog(self.engine))  # fmt: skip
 
 

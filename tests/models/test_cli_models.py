@@ -68,7 +68,7 @@ def test_classify_without_the_model_scores_language_and_topics_and_says_what_is_
         "warning: scoring without sentiment: sentiment model 'org/absent' is not in"
     )
     assert "diplomonitor models pull" in result.stderr and "Traceback" not in result.output
-    assert result.stdout == "scored 2 post(s) in 1 batch(es)\n"
+    assert result.stdout == "scored 2 post(s) and 0 answer(s) in 1 batch(es)\n"
     info = _run(config, "models", "info", "--no-load")
     assert info.exit_code == 1 and "org/absent" in info.output
 

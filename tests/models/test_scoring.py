@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from collectors.records import Post
+from collectors.records import Post, Reception
 from models.scorer import Score, Scorer
 from models.settings import ModelSettings
 from monitor.accounts import sync_accounts
+from monitor.collection.reception import Authors, Watched, save_answers
 from monitor.collection.store import save_posts
-from monitor.config import Account
+from monitor.config import Account, ReceptionSettings
 from monitor.db import make_engine
-from monitor.schema import post_topics, posts, scores
+from monitor.schema import post_topics, posts, reception_posts, reception_scores, reception_state, scores
 from monitor.scoring import score_pending, unscored_count
 from tests.conftest import NOW
 from tests.tiny_models import build_tiny_models
@@ -226,3 +227,101 @@ def test_two_workers_on_postgresql_score_each_post_exactly_once(pg_database: str
         assert conn.execute(select(func.count()).select_from(scores)).scalar_one() == 60
         assert conn.execute(select(func.count()).where(posts.c.scored_with.is_(None))).scalar_one() == 0
     engine.dispose()
+
+
+# --- the audience's answers: scored by the same models, after the posts -----------------------
+
+ROOT = "at://did:plc:ec/p0"
+ANSWERS = {  # uri -> (relation, text)
+    "r1": ("reply", "Merci pour ces informations sur les visas !"),
+    "r2": ("reply", "Merci pour ces informations sur les visas !"),  # the same words from another person
+    "r3": ("reply", "¿Cuándo abren las becas para estudiantes?"),
+    "q1": ("quote", "Great news for our universities and students"),
+}
+
+
+def _add_answers(engine: Engine, answers: dict[str, tuple[str, str]], *, replies: int = 3) -> None:
+    """The watched post p0 and its answers, stored as the reception job stores them."""
+    made = {
+        u: Post(platform="bluesky", uri=f"at://did:plc:{u}/{u}", author_id=f"did:plc:{u}",
+                author_handle=f"{u}.bsky.social", text=text, created_at=NOW + timedelta(minutes=5),
+                reply_parent_uri=ROOT if relation == "reply" else None,
+                quote_of_uri=ROOT if relation == "quote" else None)
+        for u, (relation, text) in answers.items()
+    }  # fmt: skip
+    found = Reception(
+        replies=tuple(p for u, p in made.items() if answers[u][0] == "reply"),
+        quotes=tuple(p for u, p in made.items() if answers[u][0] == "quote"),
+        replies_read=True,
+        quotes_read=True,
+    )
+    with engine.begin() as conn:
+        post_id = conn.execute(select(posts.c.id).where(posts.c.uri == ROOT)).scalar_one()
+        watched = Watched(post_id, ROOT, None, NOW, replies, 1, None, None, None, checked=False)
+        save_answers(
+            conn, watched, found, Authors(ReceptionSettings(), {"DIPLOMONITOR_PSEUDONYM_KEY": "k"}), NOW
+        )
+
+
+def _answer_scores(engine: Engine) -> dict[str, dict]:
+    r, s = reception_posts, reception_scores
+    query = select(r.c.uri, r.c.scored_with, s).join(s, s.c.reception_id == r.c.id)
+    with engine.connect() as conn:
+        return {row.uri.rsplit("/", 1)[1]: dict(row._mapping) for row in conn.execute(query)}
+
+
+def test_answers_are_scored_after_the_posts_and_the_reply_figures_follow(
+    engine: Engine, torch_scorer: Scorer
+) -> None:
+    _add_posts(engine, ["Visa rules change on Monday", "Scholarships for students"])
+    _add_answers(engine, ANSWERS)
+    assert unscored_count(engine, torch_scorer) == 6  # 2 posts and 4 answers
+
+    first = score_pending(engine, torch_scorer, limit=3, now=NOW)  # posts first, then answers
+    assert (first.scored, first.answers) == (2, 1)
+    report = score_pending(engine, torch_scorer, now=NOW)
+    assert (report.scored, report.answers) == (0, 3)
+    assert unscored_count(engine, torch_scorer) == 0
+
+    got = _answer_scores(engine)
+    fingerprint = torch_scorer.versions().fingerprint
+    assert sorted(got) == ["q1", "r1", "r2", "r3"]
+    assert {row["scored_with"] for row in got.values()} == {fingerprint}
+    assert {u: row["language"] for u, row in got.items()} == {"q1": "en", "r1": "fr", "r2": "fr", "r3": "es"}
+    assert got["r1"]["sentiment_label"] in {"negative", "neutral", "positive"}
+    # The same text gives the same score, and the same score as the same text posted by a watched account.
+    keys = ("language", "sentiment_label", "sentiment_score", "topics", "topic_basis")
+    assert {k: got["r1"][k] for k in keys} == {k: got["r2"][k] for k in keys}
+    assert "education" in got["r3"]["topics"] and "education" in got["q1"]["topics"]
+
+    # The watched post's reply figures: its three replies (quotes are not replies).
+    replies = [got[u] for u in ("r1", "r2", "r3")]
+    with engine.connect() as conn:
+        state = conn.execute(select(reception_state)).one()
+    assert state.replies_scored == 3
+    assert state.reply_tone == pytest.approx(sum(r["sentiment_score"] for r in replies) / 3)
+    negative = sum(r["sentiment_label"] == "negative" for r in replies) / 3
+    assert state.reply_negative_share == pytest.approx(negative)
+    assert state.reply_languages == {"fr": 2, "es": 1}
+
+
+def test_answers_without_text_or_gone_are_not_scored_and_edited_ones_are_again(
+    engine: Engine, rules_scorer: Scorer
+) -> None:
+    _add_posts(engine, ["Visa rules change on Monday"])
+    _add_answers(engine, ANSWERS)
+    with engine.begin() as conn:  # retention removed one text; another answer left its thread
+        r = reception_posts.c
+        conn.execute(reception_posts.update().where(r.uri.like("%/r2")).values(text=None, purged_at=NOW))
+        conn.execute(reception_posts.update().where(r.uri.like("%/q1")).values(deleted_at=NOW))
+    report = score_pending(engine, rules_scorer, now=NOW)
+    assert (report.scored, report.answers) == (1, 2)
+    assert sorted(_answer_scores(engine)) == ["r1", "r3"]
+    assert unscored_count(engine, rules_scorer) == 0
+
+    edited = {**ANSWERS, "r3": ("reply", "Gracias por la cooperación cultural y el festival de cine")}
+    _add_answers(engine, {u: edited[u] for u in ("r1", "r3")})  # the reception job reads the thread again
+    assert unscored_count(engine, rules_scorer) == 1
+    assert score_pending(engine, rules_scorer, now=NOW + timedelta(hours=1)).answers == 1
+    assert "culture" in _answer_scores(engine)["r3"]["topics"]
+    assert score_pending(engine, rules_scorer, rescore=True, now=NOW).answers == 2  # only the live ones

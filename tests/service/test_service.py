@@ -56,7 +56,7 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
         Job("collect-bluesky", lambda now, stop: ran.append("collect") or {"new_posts": 4}, 0.2),
         Job(
             "score",
-            lambda now, stop: ran.append("score") or {"scored": 3, "batches": 1},
+            lambda now, stop: ran.append("score") or {"scored": 3, "answers": 2, "batches": 1},
             0.2,
             exclusive=False,
         ),
@@ -75,6 +75,7 @@ def test_service_runs_jobs_serves_health_and_metrics_and_stops(
         for line in (
             'diplomonitor_posts_collected_total{platform="bluesky"}',
             "diplomonitor_posts_scored_total",
+            "diplomonitor_answers_scored_total",
             'diplomonitor_job_runs_total{job="alerts",outcome="failed"}',
             'diplomonitor_job_last_success_timestamp_seconds{job="score"}',
             'diplomonitor_job_duration_seconds_count{job="collect-bluesky"}',
