@@ -141,13 +141,13 @@ class MastodonCollector:
                 params["exclude_reblogs"] = "true"
             params.update({k: v for k, v in (("since_id", floor.marker), ("max_id", cursor)) if v})
             statuses = self._call(instance, api.statuses_page, identity.platform_id, params)
-            page = self._cut(statuses, instance, floor, cursor)
+            page = self._cut(statuses, instance, floor, cursor, params["limit"])
             yield page
             if page.done:
                 return
             cursor = page.cursor
 
-    def _cut(self, statuses: Any, instance: str, floor: Floor, cursor: str | None) -> Page:
+    def _cut(self, statuses: Any, instance: str, floor: Floor, cursor: str | None, limit: int) -> Page:
         if not isinstance(statuses, list):
             raise BadResponse(f"{instance}: statuses answered without a list")
         posts: list[Post] = []
@@ -167,7 +167,11 @@ class MastodonCollector:
             else (str(statuses[-1]["id"]) if statuses else None)
         )
         top = str(statuses[0]["id"]) if statuses else None
-        done = reached or not statuses or not next_cursor or next_cursor == cursor
+        # Mastodon links a next page only after a full one (records_continue?): a short page
+        # without that link is the last, without asking for the empty page after it. A server
+        # that caps `limit` lower still links its next page, and is followed.
+        short = len(statuses) < limit and nxt.get("max_id") is None
+        done = reached or short or not next_cursor or next_cursor == cursor
         return Page(tuple(posts), next_cursor, top, done)
 
     def refresh(self, identity: Identity, known: Sequence[KnownPost], now: datetime) -> Refreshed:

@@ -93,7 +93,7 @@ def test_pages_keep_since_id_on_every_page(masto: FakeMastodon, make) -> None:
     assert pages[0].top == "1000" and pages[-1].done
     queries = [s.query for s in masto.calls("/api/v1/accounts/42/statuses")]
     assert all(q["since_id"] == ["993"] for q in queries)
-    assert [q.get("max_id") for q in queries] == [None, ["997"], ["994"]]
+    assert [q.get("max_id") for q in queries] == [None, ["997"]]  # a short page is the last: no empty one
     first = list(c.pages(identity, Floor(time=NOW - timedelta(hours=5, minutes=30))))
     assert [p.native_id for page in first for p in page.posts] == ["1000", "999", "998", "997", "996", "995"]
 
