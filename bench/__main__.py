@@ -13,6 +13,7 @@ BENCHMARKS = {
     "service": "bench.service",
     "dashboard": "bench.dashboard",
     "topics": "bench.topics",
+    "reception": "bench.reception",
 }
 
 
