@@ -55,9 +55,12 @@ class _PlainMastodon(Mastodon):
         return self._Mastodon__api_request("GET", endpoint, params)  # type: ignore[attr-defined,no-any-return]
 
 
-# Mastodon.py casts a response to the return annotation of its caller: a bare list is kept as is.
-_PlainMastodon.statuses_page.__annotations__["return"] = list
-_PlainMastodon.quotes_page.__annotations__["return"] = list
+# Mastodon.py casts a response to the return annotation of its caller. A TypeVar keeps a list as
+# served (and anything else as it is, for `_call` to refuse); `list` would turn a string or an
+# object into a list of its characters or keys.
+_AsServed = TypeVar("_AsServed")
+_PlainMastodon.statuses_page.__annotations__["return"] = _AsServed
+_PlainMastodon.quotes_page.__annotations__["return"] = _AsServed
 
 
 class MastodonCollector:
@@ -140,7 +143,7 @@ class MastodonCollector:
             if not self.collect.include_reposts:
                 params["exclude_reblogs"] = "true"
             params.update({k: v for k, v in (("since_id", floor.marker), ("max_id", cursor)) if v})
-            statuses = self._call(instance, api.statuses_page, identity.platform_id, params)
+            statuses = self._call(instance, api.statuses_page, identity.platform_id, params, answer=list)
             page = self._cut(statuses, instance, floor, cursor, params["limit"])
             yield page
             if page.done:
@@ -152,9 +155,8 @@ class MastodonCollector:
             raise BadResponse(f"{instance}: statuses answered without a list")
         posts: list[Post] = []
         reached = False
-        for status in statuses:
-            if not isinstance(status, Mapping) or status.get("id") is None:
-                continue
+        listed = [s for s in statuses if isinstance(s, Mapping) and s.get("id") is not None]
+        for status in listed:
             at = as_time(status.get("created_at"))
             if str(status["id"]) == floor.marker or (floor.time and at and at < floor.time):
                 reached = True
@@ -164,14 +166,14 @@ class MastodonCollector:
         next_cursor = (
             str(nxt["max_id"])
             if nxt.get("max_id") is not None
-            else (str(statuses[-1]["id"]) if statuses else None)
+            else (str(listed[-1]["id"]) if listed else None)
         )
-        top = str(statuses[0]["id"]) if statuses else None
+        top = str(listed[0]["id"]) if listed else None
         # Mastodon links a next page only after a full one (records_continue?): a short page
         # without that link is the last, without asking for the empty page after it. A server
         # that caps `limit` lower still links its next page, and is followed.
         short = len(statuses) < limit and nxt.get("max_id") is None
-        done = reached or short or not next_cursor or next_cursor == cursor
+        done = reached or short or not listed or not next_cursor or next_cursor == cursor
         return Page(tuple(posts), next_cursor, top, done)
 
     def refresh(self, identity: Identity, known: Sequence[KnownPost], now: datetime) -> Refreshed:
@@ -224,7 +226,7 @@ class MastodonCollector:
         api, params, out = self._api(instance), {"limit": 40}, []
         for _ in range(max_pages):
             try:
-                page = self._call(instance, api.quotes_page, status_id, params)
+                page = self._call(instance, api.quotes_page, status_id, params, answer=list)
             except (Gone, AuthRequired) as exc:  # no quotes list here (before 4.5, or not for us)
                 log.debug("no quotes list on %s: %s", instance, exc)
                 return out, False
@@ -251,11 +253,15 @@ class MastodonCollector:
             out[identity.platform_id] = account_to_profile(account, instance, now)
         return out
 
-    def _call(self, instance: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(self, instance: str, fn: Callable[..., T], *args: Any, answer: type = Mapping) -> T:
+        """`fn(*args)` with Mastodon.py's errors translated, and its answer a JSON `answer` or BadResponse."""
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args)
         except mx.MastodonError as exc:
             raise self._translate(instance, exc) from exc
+        if not isinstance(result, answer):
+            raise BadResponse(f"{instance}: expected a JSON {'list' if answer is list else 'object'}")
+        return result
 
     def _translate(self, instance: str, exc: mx.MastodonError) -> CollectorError:
         context = exc.__context__

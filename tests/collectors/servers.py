@@ -1,8 +1,10 @@
-"""Local HTTP servers speaking the documented Bluesky XRPC and Mastodon REST shapes.
+"""Local HTTP servers speaking Bluesky XRPC and Mastodon REST as the reference peers do.
 
 Each runs a ThreadingHTTPServer on 127.0.0.1 in a thread. Tests queue faults per path
 (status codes with headers, delays, malformed or truncated bodies, a hang until released)
-and read back the requests the server saw.
+and read back the requests the server saw. `load_recorded()` fills a server with the world
+recorded from the peers (tests/fixtures); entities added one by one are built from the same
+recorded shapes (tests/collectors/payloads.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.collectors.payloads import account_entity, iso, profile_view
+from tests.fixtures import WORLD, body, exchange, names
+
+__all__ = ["FakeBluesky", "FakeMastodon", "FakeServer", "Fault", "Seen", "iso"]
 
 
 @dataclass
@@ -136,10 +143,6 @@ class FakeServer:
         raise NotImplementedError
 
 
-def iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 class FakeBluesky(FakeServer):
     """An AppView (and a PDS for logins): profiles, author feeds, getPosts.
 
@@ -168,15 +171,29 @@ class FakeBluesky(FakeServer):
         self.thread_cap = 1000
 
     def add_account(self, did: str, handle: str, **counts: Any) -> None:
-        self.profiles[did] = {
-            "did": did,
-            "handle": handle,
-            "displayName": handle.split(".")[0].title(),
-            "followersCount": counts.get("followers", 10),
-            "followsCount": counts.get("follows", 2),
-            "postsCount": counts.get("posts", 0),
-        }
+        self.profiles[did] = profile_view(did, handle, **counts)
         self.handles[handle] = did
+
+    def load_recorded(self) -> FakeBluesky:
+        """Hold what the reference AppView served for the recorded world (tests/fixtures)."""
+        for key in WORLD.people():
+            did = WORLD.account("bluesky", key)
+            self.handles[WORLD.handle("bluesky", key)] = did
+            profile = exchange("bluesky", f"getProfile.{key}")
+            if profile["status"] == 200:
+                self.profiles[did] = profile["body"]
+            else:  # deactivated: getProfile says why, getAuthorFeed only "Profile not found"
+                self.errors[did] = (profile["status"], profile["body"]["error"], profile["body"]["message"])
+                continue
+            self.feeds[did] = body("bluesky", f"getAuthorFeed.{key}")["feed"]
+        for name in names("bluesky"):
+            if name.startswith("getPostThread.") and not name.endswith(".depth1"):
+                thread = body("bluesky", name)["thread"]
+                self.threads[thread["post"]["uri"]] = thread["replies"]
+            elif name.startswith("getQuotes."):
+                quotes = body("bluesky", name)
+                self.quoting[quotes["uri"]] = quotes["posts"]
+        return self
 
     def views(self) -> dict[str, dict[str, Any]]:
         out = {}
@@ -280,7 +297,12 @@ class FakeBluesky(FakeServer):
 
     def add_reply(self, root: str, view: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
         """A reply in `root`'s thread, under `parent` (default: the root); its threadViewPost node."""
-        node: dict[str, Any] = {"$type": "app.bsky.feed.defs#threadViewPost", "post": view, "replies": []}
+        node: dict[str, Any] = {
+            "$type": "app.bsky.feed.defs#threadViewPost",
+            "post": view,
+            "replies": [],
+            "threadContext": {},
+        }
         with self.lock:
             siblings = self.threads[root] if parent in (None, root) else self._node(root, parent)["replies"]
             siblings.append(node)
@@ -312,14 +334,16 @@ class FakeBluesky(FakeServer):
                 if node.get("$type") != "app.bsky.feed.defs#threadViewPost":
                     out.append(node)
                     continue
-                below = cut(node["replies"], level + 1) if level < depth else []
-                out.append({**node, "replies": below})
+                if level < depth:
+                    out.append({**node, "replies": cut(node["replies"], level + 1)})
+                else:  # the AppView leaves `replies` out where the depth ends
+                    out.append({k: v for k, v in node.items() if k != "replies"})
             return out
 
         with self.lock:
             replies = cut(self.threads[uri], 1)
-        return 200, limits, {"thread": {"$type": "app.bsky.feed.defs#threadViewPost", "post": root,
-                                        "replies": replies}}  # fmt: skip
+        thread = {"$type": "app.bsky.feed.defs#threadViewPost", "post": root, "replies": replies}
+        return 200, limits, {"thread": {**thread, "threadContext": {}}}
 
     def _session(self, handle: str) -> dict[str, Any]:
         def jwt(ttl: timedelta, scope: str) -> str:
@@ -389,20 +413,27 @@ class FakeMastodon(FakeServer):
         self.quoting: dict[str, list[dict[str, Any]]] | None = defaultdict(list)  # None: no quotes list
 
     def add_account(self, account_id: str, username: str, **extra: Any) -> dict[str, Any]:
-        account = {
-            "id": account_id,
-            "username": username,
-            "acct": username,
-            "display_name": username.title(),
-            "url": f"https://{self.domain}/@{username}",
-            "followers_count": extra.pop("followers", 100),
-            "following_count": 5,
-            "statuses_count": 0,
-            "created_at": "2020-01-01T00:00:00.000Z",
-            **extra,
-        }
+        account = account_entity(self.domain, account_id, username, **extra)
         self.accounts[account_id] = account
         return account
+
+    def load_recorded(self) -> FakeMastodon:
+        """Hold what mastodon-mock served for the recorded world (tests/fixtures); serve it as `domain`."""
+        for key in WORLD.people():
+            account = body("mastodon", f"account.{key}")
+            self.accounts[account["id"]] = account
+            if account.get("suspended"):  # no lookup, no statuses; found by id, flagged
+                self.suspended.add(account["id"])
+            self.statuses[account["id"]] = body("mastodon", f"statuses.{key}")
+        for name in names("mastodon"):
+            if name.startswith(("context.", "quotes.")):
+                recorded = exchange("mastodon", name)
+                status_id = recorded["request"]["path"].split("/")[4]
+                if name.startswith("context."):
+                    self.descendants[status_id] = recorded["body"]["descendants"]
+                elif self.quoting is not None:
+                    self.quoting[status_id] = recorded["body"]
+        return self
 
     def route(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes

@@ -1,3 +1,8 @@
+"""What only the Bluesky collector does: feed filters, pinned posts, handles, batches, logins.
+
+What both collectors promise (collectors/protocol.py) is tested once, in test_contract.py.
+"""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from collectors.bluesky import BlueskyCollector, author_feed_filter
-from collectors.errors import BadResponse, Gone
+from collectors.errors import Gone
 from collectors.http import HostRegistry
 from collectors.records import Floor, KnownPost
 from collectors.settings import BlueskySettings, CollectSettings
@@ -47,27 +52,14 @@ def _history(bsky: FakeBluesky, n: int) -> list[dict]:
     return views
 
 
-def test_resolve_flags_gone_and_invalid_accounts(bsky: FakeBluesky, make) -> None:
+def test_resolve_follows_a_changed_handle_by_did_and_flags_an_invalid_one(bsky: FakeBluesky, make) -> None:
+    """Found, unknown and gone accounts are in test_contract.py; these two are Bluesky's own."""
     c = make()
     bsky.add_account(DID, HANDLE)
-    assert (c.resolve(HANDLE).platform_id, c.resolve(HANDLE).status) == (DID, "ok")
     bsky.profiles[DID]["handle"] = "new.example.org"  # handle changed: found again by DID
     assert c.resolve(HANDLE, DID).handle == "new.example.org"
     bsky.profiles[DID]["handle"] = "handle.invalid"
     assert (c.resolve(HANDLE, DID).handle, c.resolve(HANDLE, DID).status) == (HANDLE, "invalid_handle")
-    with pytest.raises(Gone) as missing:
-        c.resolve("nobody.example.org")
-    bsky.errors["did:plc:off"] = (400, "AccountDeactivated", "Account is deactivated")
-    with pytest.raises(Gone) as off:
-        c.resolve("off.example.org", "did:plc:off")
-    bsky.errors["did:plc:down"] = (400, "AccountTakedown", "Account has been suspended")
-    with pytest.raises(Gone) as down:
-        c.resolve("down.example.org", "did:plc:down")
-    assert (missing.value.status, off.value.status, down.value.status) == (
-        "not_found",
-        "deactivated",
-        "suspended",
-    )
 
 
 def test_pages_follow_cursors_past_short_pages(bsky: FakeBluesky, make) -> None:
@@ -92,16 +84,6 @@ def test_pages_follow_cursors_past_short_pages(bsky: FakeBluesky, make) -> None:
             "cursor": ["3"],
         },
     ]
-
-
-def test_page_size_is_the_request_limit(bsky: FakeBluesky, make) -> None:
-    views = _history(bsky, 5)
-    c = make(bluesky_settings(bsky, page_size=2))
-    pages = list(c.pages(c.resolve(HANDLE), Floor(time=NOW - timedelta(days=30))))
-    assert [[p.uri for p in page.posts] for page in pages] == [
-        [v["uri"] for v in views[i : i + 2]] for i in (0, 2, 4)
-    ]
-    assert {s.query["limit"][0] for s in bsky.calls("/xrpc/app.bsky.feed.getAuthorFeed")} == {"2"}
 
 
 def test_a_pinned_post_on_top_never_stops_a_walk_nor_moves_the_watermark(bsky: FakeBluesky, make) -> None:
@@ -303,25 +285,13 @@ def test_posts_keep_facets_replies_quotes_cards_reposts_and_unknown_embeds(bsky,
     assert future.raw["embed"] == {"$type": "app.bsky.embed.hologram#view", "beam": {"x": 1}}
 
 
-def test_malformed_json_is_a_bad_response(bsky: FakeBluesky, make) -> None:
-    _history(bsky, 2)
-    c = make()
-    identity = c.resolve(HANDLE)
-    bsky.fail("/xrpc/app.bsky.feed.getAuthorFeed", Fault(body=b'{"feed": [{"post": '))
-    with pytest.raises(BadResponse):
-        list(c.pages(identity, Floor(time=NOW - timedelta(days=1))))
-
-
-def test_refresh_uses_getposts_by_25_and_reports_gone_posts(bsky: FakeBluesky, make) -> None:
+def test_refresh_asks_getposts_25_at_a_time(bsky: FakeBluesky, make) -> None:
     views = _history(bsky, 30)
     c = make()
-    identity = c.resolve(HANDLE)
     known = [KnownPost(v["uri"], None, NOW) for v in views]
     known.append(KnownPost(f"at://{DID}/app.bsky.feed.post/deleted", None, NOW))
-    views[0]["likeCount"] = 77
-    fresh = c.refresh(identity, known, NOW)
-    assert len(fresh.posts) == 30 and fresh.gone == (f"at://{DID}/app.bsky.feed.post/deleted",)
-    assert {p.uri: p.engagement.likes for p in fresh.posts}[views[0]["uri"]] == 77
+    fresh = c.refresh(c.resolve(HANDLE), known, NOW)
+    assert (len(fresh.posts), fresh.gone) == (30, (f"at://{DID}/app.bsky.feed.post/deleted",))
     assert [len(s.query["uris"]) for s in bsky.calls("/xrpc/app.bsky.feed.getPosts")] == [25, 6]
 
 
@@ -330,9 +300,8 @@ def test_profiles_in_batches_of_25(bsky: FakeBluesky, make) -> None:
         bsky.add_account(f"did:plc:{i}", f"a{i}.example.org", followers=i)
     c = make()
     ids = [c.resolve(f"a{i}.example.org") for i in range(30)]
-    bsky.errors["did:plc:3"] = (400, "AccountDeactivated", "gone")
     found = c.profiles(ids, NOW)
-    assert len(found) == 29 and found["did:plc:7"].followers == 7
+    assert {did: p.followers for did, p in found.items()} == {f"did:plc:{i}": i for i in range(30)}
     assert [len(s.query["actors"]) for s in bsky.calls("/xrpc/app.bsky.actor.getProfiles")] == [25, 5]
 
 

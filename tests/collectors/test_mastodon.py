@@ -1,3 +1,9 @@
+"""What only the Mastodon collector does: lookups on the home instance, since_id, statuses
+to posts, tokens, refresh by walking pages.
+
+What both collectors promise (collectors/protocol.py) is tested once, in test_contract.py.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -5,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 
-from collectors.errors import AuthRequired, Gone, HostUnavailable
+from collectors.errors import AuthRequired, Gone
 from collectors.http import HostRegistry
 from collectors.mastodon import MastodonCollector
 from collectors.records import Floor, KnownPost
 from collectors.settings import CollectSettings
 from tests.collectors.conftest import MASTO_DOMAIN, mastodon_settings
 from tests.collectors.payloads import status
-from tests.collectors.servers import FakeMastodon, Fault
+from tests.collectors.servers import FakeMastodon
 from tests.conftest import NOW
 
 HANDLE = f"amb@{MASTO_DOMAIN}"
@@ -41,22 +47,13 @@ def _history(masto: FakeMastodon, n: int) -> dict:
     return account
 
 
-def test_lookup_on_the_home_instance_and_gone_accounts(masto: FakeMastodon, make) -> None:
-    masto.add_account("42", "Amb", followers=1234)
-    c = make()
-    identity = c.resolve(HANDLE)
+def test_lookup_asks_the_home_instance_for_the_bare_username(masto: FakeMastodon, make) -> None:
+    """Found, unknown, gone and moved accounts are in test_contract.py."""
+    masto.add_account("42", "Amb")
+    identity = make().resolve(HANDLE)
     assert (identity.platform_id, identity.instance, identity.handle) == ("42", MASTO_DOMAIN, HANDLE)
-    assert masto.calls("/api/v1/accounts/lookup")[0].query["acct"] == ["amb"]
-    assert c.profiles([identity], NOW)["42"].followers == 1234
-    masto.gone["42"] = 410
-    with pytest.raises(Gone) as gone:
-        c.resolve(HANDLE, "42")
-    with pytest.raises(Gone) as missing:
-        c.resolve(f"nobody@{MASTO_DOMAIN}")
-    masto.add_account("7", "old", moved={"id": "8", "acct": "new@elsewhere.example"})
-    with pytest.raises(Gone) as moved:
-        c.resolve(f"old@{MASTO_DOMAIN}")
-    assert (gone.value.status, missing.value.status, moved.value.status) == ("gone", "not_found", "moved")
+    assert [s.query for s in masto.seen] == [{"acct": ["amb"]}]
+    assert [s.path for s in masto.seen] == ["/api/v1/accounts/lookup"]
 
 
 def test_an_account_suspended_after_resolution_is_found_out(masto: FakeMastodon, make) -> None:
@@ -67,12 +64,9 @@ def test_an_account_suspended_after_resolution_is_found_out(masto: FakeMastodon,
     masto.suspended.add("42")
     pages = list(c.pages(identity, Floor(time=NOW - timedelta(days=1))))
     assert [p.posts for p in pages] == [()]  # the walk alone cannot tell: an empty history
-    assert c.profiles([identity], NOW) == {}  # left out, so the profile refresh asks why
-    with pytest.raises(Gone) as by_id:
-        c.resolve(HANDLE, "42")
     with pytest.raises(Gone) as by_handle:
         c.resolve(HANDLE)
-    assert (by_id.value.status, by_handle.value.status) == ("suspended", "not_found")
+    assert by_handle.value.status == "not_found"  # by id it says "suspended" (test_contract.py)
 
 
 def test_pages_keep_since_id_on_every_page(masto: FakeMastodon, make) -> None:
@@ -94,8 +88,6 @@ def test_pages_keep_since_id_on_every_page(masto: FakeMastodon, make) -> None:
     queries = [s.query for s in masto.calls("/api/v1/accounts/42/statuses")]
     assert all(q["since_id"] == ["993"] for q in queries)
     assert [q.get("max_id") for q in queries] == [None, ["997"]]  # a short page is the last: no empty one
-    first = list(c.pages(identity, Floor(time=NOW - timedelta(hours=5, minutes=30))))
-    assert [p.native_id for page in first for p in page.posts] == ["1000", "999", "998", "997", "996", "995"]
 
 
 def test_statuses_edits_boosts_quotes_replies_and_scripts(masto: FakeMastodon, make) -> None:
@@ -160,25 +152,15 @@ def test_token_required_is_one_clear_message(masto: FakeMastodon, make) -> None:
     assert make(tokens={env: "s3cret"}).resolve(HANDLE).platform_id == "42"
 
 
-def test_refresh_walks_pages_and_checks_missing_statuses(masto: FakeMastodon, make) -> None:
+def test_refresh_walks_pages_then_asks_for_each_missing_status(masto: FakeMastodon, make) -> None:
     _history(masto, 5)
     c = make()
     identity = c.resolve(HANDLE)
     known = [
         KnownPost(s["uri"], s["id"], NOW - timedelta(hours=i)) for i, s in enumerate(masto.statuses["42"])
     ]
-    masto.statuses["42"][0]["favourites_count"] = 9
     del masto.statuses["42"][2]
-    fresh = c.refresh(identity, known, NOW)
-    assert fresh.gone == (known[2].uri,)
-    assert {p.native_id: p.engagement.likes for p in fresh.posts} == {"1000": 9, "999": 0, "997": 0, "996": 0}
-    assert [s.path for s in masto.seen][-1] == "/api/v1/statuses/998"
-
-
-def test_server_errors_after_retries_and_a_dead_host(masto: FakeMastodon, make) -> None:
-    masto.add_account("42", "amb")
-    c = make()
-    masto.fail("/api/v1/accounts/lookup", *[Fault(status=503)] * 3)
-    with pytest.raises(HostUnavailable):
-        c.resolve(HANDLE)
-    assert len(masto.calls("/api/v1/accounts/lookup")) == 3  # max_retries=2
+    before = len(masto.seen)
+    assert c.refresh(identity, known, NOW).gone == (known[2].uri,)
+    paths = [s.path for s in masto.seen[before:]]
+    assert (set(paths[:-1]), paths[-1]) == ({"/api/v1/accounts/42/statuses"}, "/api/v1/statuses/998")
